@@ -1,0 +1,369 @@
+// The config schema: one strict zod object per section, every default declared beside the anchor it follows,
+// and the parsed types the rest of Fulcrum builds from. Durations parse to milliseconds, sizes to bytes,
+// addresses to {host, port, text}, CIDRs to precomputed words; the balancer option is derived from the balancer
+// registry. `validateConfig` adds the cross-reference checks (pool names, unique names and addresses), run on
+// the raw document so they are reported together with the schema's own errors.
+import { isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { addressSchema, cidrSchema, isHostname, listenAddressSchema, parseAddress } from '../../core/address.ts';
+import { describeFound, durationSchema, sizeSchema } from '../../core/units.ts';
+import { balancerPlugins } from '../../upstream/balancing/registry.ts';
+import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
+
+/** A field that accepts any input and either parses it or reports `expected …, found …`. */
+function checked<T>(expected: string, parse: (value: unknown) => T | undefined) {
+  return z.unknown().transform((value, ctx): T => {
+    const result = parse(value);
+    if (result === undefined) {
+      ctx.issues.push({ code: 'custom', message: `${expected}, found ${describeFound(value)}`, input: value });
+      return z.NEVER;
+    }
+    return result;
+  });
+}
+
+function integerIn(min: number, max: number) {
+  return checked(`expected an integer ${min}..${max}`, (v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined,
+  );
+}
+
+/** Sizes that are limits: 0 would refuse every request. */
+const positiveSize = sizeSchema.refine((bytes) => bytes > 0, { error: 'expected a size above 0, found 0' });
+
+// ---- names ------------------------------------------------------------------------------------------------------
+
+const namePattern = /^[a-z0-9][a-z0-9_-]*$/;
+/** Listener, route and pool names: they appear in metrics labels, logs and the admin API. */
+export const nameSchema = checked(
+  'expected a name of lowercase letters, digits, "-" and "_" like "web"',
+  (v) => (typeof v === 'string' && namePattern.test(v) ? v : undefined),
+);
+
+// ---- routes -----------------------------------------------------------------------------------------------------
+
+/** `api.example.com`, `*.example.com`, an IPv4 address or `[::1]`; lowercased. */
+export function parseHostPattern(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const host = value.toLowerCase();
+  const name = host.startsWith('*.') ? host.slice(2) : host;
+  if (isHostname(name)) return host;
+  if (name !== host) return undefined;
+  if (isIPv4(host)) return host;
+  if (host.startsWith('[') && host.endsWith(']') && isIPv6(host.slice(1, -1))) return host;
+  return undefined;
+}
+
+const hostExpected = 'expected a host like "api.example.com" or "*.example.com"';
+/** One host pattern or a non-empty list of them; always parsed to a list. */
+export const hostMatchSchema = z.unknown().transform((value, ctx): string[] => {
+  const list = typeof value === 'string' ? [value] : Array.isArray(value) && value.length > 0 ? value : undefined;
+  if (list === undefined) {
+    const found = describeFound(value);
+    const message = `${hostExpected} or a non-empty list of them, found ${found}`;
+    ctx.issues.push({ code: 'custom', message, input: value });
+    return z.NEVER;
+  }
+  const hosts: string[] = [];
+  list.forEach((item: unknown, i) => {
+    const host = parseHostPattern(item);
+    if (host === undefined) {
+      const path = typeof value === 'string' ? [] : [i];
+      ctx.issues.push({ code: 'custom', message: `${hostExpected}, found ${describeFound(item)}`, input: item, path });
+    } else if (!hosts.includes(host)) {
+      hosts.push(host);
+    }
+  });
+  return hosts;
+});
+
+const urlPath = checked(
+  'expected a path starting with "/" (no spaces, "?" or "#")',
+  (v) => (typeof v === 'string' && /^\/[^\s?#\x00-\x1f\x7f]*$/.test(v) ? v : undefined),
+);
+
+export interface PathMatchConfig {
+  readonly kind: 'prefix' | 'exact';
+  /** Starts with "/". */
+  readonly value: string;
+}
+
+export const pathMatchObject = z.strictObject({ prefix: urlPath.optional(), exact: urlPath.optional() });
+/** Exactly one of `prefix` or `exact`. */
+export const pathMatchSchema = pathMatchObject.transform((p, ctx): PathMatchConfig => {
+  if (p.prefix !== undefined && p.exact === undefined) return { kind: 'prefix', value: p.prefix };
+  if (p.exact !== undefined && p.prefix === undefined) return { kind: 'exact', value: p.exact };
+  const found = p.prefix === undefined ? 'neither' : 'both';
+  ctx.issues.push({ code: 'custom', message: `expected exactly one of "prefix" or "exact", found ${found}`, input: p });
+  return z.NEVER;
+});
+
+/** All conditions must hold; an absent condition holds for every request. */
+export const routeMatchSchema = z.strictObject({
+  host: hostMatchSchema.optional(),
+  path: pathMatchSchema.optional(),
+});
+
+export const forwardSchema = z.strictObject({
+  /** Must name a pool (checked by validateConfig). */
+  pool: checked('expected the name of a pool like "web"', (v) =>
+    typeof v === 'string' && namePattern.test(v) ? v : undefined,
+  ),
+});
+
+export const routeSchema = z.strictObject({
+  /** Default `${listener}-${index}`, filled in by listenerSchema. */
+  name: nameSchema.optional(),
+  /** Default {}: matches every request. */
+  match: routeMatchSchema.prefault({}),
+  forward: forwardSchema,
+});
+
+// ---- listeners --------------------------------------------------------------------------------------------------
+
+export const listenerTimeoutsSchema = z.strictObject({
+  /** Time to receive a whole request head (slowloris guard); 0 = no limit. HAProxy `timeout http-request`. */
+  requestHeader: durationSchema.prefault('10s'),
+  /** Idle time between requests on a client connection; 0 = no keep-alive (NGINX `keepalive_timeout 0`).
+   *  Default 60s: AWS ALB's idle timeout. */
+  keepAlive: durationSchema.prefault('60s'),
+  /** Limit on a whole exchange; default 0 = no limit (NGINX has none). */
+  request: durationSchema.prefault('0'),
+});
+
+export const listenerLimitsSchema = z.strictObject({
+  /** Longest request line; 414 beyond. NGINX `large_client_header_buffers` 8k. */
+  maxRequestLine: positiveSize.prefault('8kb'),
+  /** Whole request head; 431 beyond. NGINX 4 × 8k. */
+  maxHeaderSize: positiveSize.prefault('32kb'),
+  /** Header fields in a request head; 431 beyond. Envoy `max_headers_count` 100. */
+  maxHeaders: integerIn(1, 10_000).prefault(100),
+});
+
+const headerName = checked(
+  'expected an HTTP header name like "x-request-id"',
+  (v) => (typeof v === 'string' && /^[!#$%&'*+\-.^_`|~0-9a-z]+$/i.test(v) ? v.toLowerCase() : undefined),
+);
+
+export const listenerObject = z.strictObject({
+  name: nameSchema,
+  /** Only `http` for now. */
+  protocol: z.enum(['http']).default('http'),
+  /** Port 0 = ephemeral (tests). */
+  address: listenAddressSchema,
+  /** Ordered: the first route whose match holds takes the request. */
+  routes: z.array(routeSchema).min(1),
+  timeouts: listenerTimeoutsSchema.prefault({}),
+  limits: listenerLimitsSchema.prefault({}),
+  /** Peers whose X-Forwarded-* / Forwarded headers are kept and extended; from others they are overwritten.
+   *  Default none (like NGINX `set_real_ip_from` unset). */
+  trustedProxies: z.array(cidrSchema).default(() => []),
+  /** Kept when present, generated when absent; lowercased. Default `x-request-id`, the de-facto name. */
+  requestIdHeader: headerName.prefault('x-request-id'),
+});
+
+/** Fills in default route names: `${listener}-${index}`. */
+export const listenerSchema = listenerObject.transform((listener) => ({
+  ...listener,
+  routes: listener.routes.map(({ name, ...route }, i) => ({ name: name ?? `${listener.name}-${i}`, ...route })),
+}));
+
+// ---- pools ------------------------------------------------------------------------------------------------------
+
+export const endpointSchema = z.strictObject({
+  address: addressSchema,
+  /** Share of new work; 0 takes none. Default 1, range 0..256 like HAProxy's `weight`. */
+  weight: integerIn(0, 256).prefault(1),
+});
+
+/** The tuple of the plugins' schemas, so zod infers one output variant per algorithm. */
+type SchemasOf<T extends readonly unknown[]> = {
+  -readonly [K in keyof T]: T[K] extends { schema: infer S } ? S : never;
+};
+const balancerSchemas = balancerPlugins.map((plugin) => plugin.schema) as unknown as SchemasOf<typeof balancerPlugins>;
+/** One variant per registered balancer plugin, told apart by `algorithm`. Default round-robin. */
+export const balancerSchema = z.discriminatedUnion('algorithm', balancerSchemas).prefault({ algorithm: 'round-robin' });
+
+export const connectionsSchema = z.strictObject({
+  /** Upstream sockets per endpoint. Envoy circuit breaker default `max_connections` 1024. */
+  maxConnections: integerIn(1, 1_000_000).prefault(1024),
+  /** Requests waiting when all connections are busy; 0 = none wait (503 at once). Envoy `max_pending_requests`. */
+  maxQueue: integerIn(0, 1_000_000).prefault(1024),
+  /** Longest wait in that queue; 0 = no limit. Default 5s: HAProxy `timeout queue` falls back to `timeout connect`. */
+  queueTimeout: durationSchema.prefault('5s'),
+  /** Lifetime of an idle upstream keep-alive socket; 0 = no reuse. Default 4s: below Node's 5s server
+   *  `keepAliveTimeout`, so Fulcrum closes first and never writes to a socket the upstream is closing. */
+  idleTimeout: durationSchema.prefault('4s'),
+});
+
+export const poolTimeoutsSchema = z.strictObject({
+  /** TCP connect; 0 = the OS limit. Default 5s: HAProxy `timeout connect` as commonly set. */
+  connect: durationSchema.prefault('5s'),
+  /** From the request sent to the response head; 0 = no limit. NGINX `proxy_read_timeout` 60s. */
+  response: durationSchema.prefault('60s'),
+});
+
+export const poolSchema = z.strictObject({
+  name: nameSchema,
+  balancer: balancerSchema,
+  /** May be empty: requests then get 503 (no_eligible_endpoint). */
+  endpoints: z.array(endpointSchema),
+  connections: connectionsSchema.prefault({}),
+  timeouts: poolTimeoutsSchema.prefault({}),
+  /** Connect attempts across endpoints before 502. HAProxy `retries 3`. */
+  maxTries: integerIn(1, 10).prefault(3),
+});
+
+// ---- top level --------------------------------------------------------------------------------------------------
+
+/** Present = an admin listener runs; absent = none. */
+export const adminSchema = z.strictObject({
+  /** Default 127.0.0.1:9900: loopback, so the admin API is reachable from this host only. */
+  address: listenAddressSchema.prefault('127.0.0.1:9900'),
+});
+
+export const shutdownSchema = z.strictObject({
+  /** Graceful stop: in-flight exchanges get this long; 0 = stop at once. Default 30s (Kubernetes' grace period). */
+  drainTimeout: durationSchema.prefault('30s'),
+});
+
+export const configSchema = z.strictObject(
+  {
+    listeners: z.array(listenerSchema).min(1),
+    pools: z.array(poolSchema).min(1),
+    admin: adminSchema.optional(),
+    shutdown: shutdownSchema.prefault({}),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'invalid_type'
+        ? `expected an object with "listeners" and "pools", found ${describeFound(issue.input)}`
+        : undefined,
+  },
+);
+
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = Config['listeners'][number];
+export type ListenerTimeoutsConfig = ListenerConfig['timeouts'];
+export type ListenerLimitsConfig = ListenerConfig['limits'];
+export type RouteConfig = ListenerConfig['routes'][number];
+export type RouteMatchConfig = RouteConfig['match'];
+export type ForwardConfig = RouteConfig['forward'];
+export type PoolConfig = Config['pools'][number];
+export type EndpointConfig = PoolConfig['endpoints'][number];
+export type BalancerConfig = PoolConfig['balancer'];
+export type ConnectionsConfig = PoolConfig['connections'];
+export type PoolTimeoutsConfig = PoolConfig['timeouts'];
+export type AdminConfig = NonNullable<Config['admin']>;
+export type ShutdownConfig = Config['shutdown'];
+
+// ---- validation -------------------------------------------------------------------------------------------------
+
+type RawObject = Record<string, unknown>;
+
+function isRawObject(value: unknown): value is RawObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The object items of a raw list with their indices; anything else is the schema's to report. */
+function rawItems(value: unknown): [RawObject, number][] {
+  if (!Array.isArray(value)) return [];
+  const items: [RawObject, number][] = [];
+  value.forEach((item: unknown, i) => {
+    if (isRawObject(item)) items.push([item, i]);
+  });
+  return items;
+}
+
+/** Two listening addresses collide when they share a port and a host, or one of them is a wildcard. */
+function overlaps(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
+  return a.port !== 0 && a.port === b.port && (a.host === b.host || wildcard(a.host) || wildcard(b.host));
+}
+
+/** Remembers the first path of each name; reports later ones. */
+function uniqueNames(kind: string, issues: ConfigIssue[]) {
+  const first = new Map<string, readonly PropertyKey[]>();
+  return (name: unknown, path: readonly PropertyKey[]): void => {
+    if (typeof name !== 'string') return;
+    const previous = first.get(name);
+    if (previous === undefined) first.set(name, path);
+    else {
+      const message = `duplicate ${kind} name "${name}" (first at ${formatPath(previous)})`;
+      issues.push({ path, message, at: 'value' });
+    }
+  };
+}
+
+/**
+ * Checks what a per-field schema cannot: every `forward.pool` names a pool; listener, route and pool names are
+ * unique (route names across the whole config: they label metrics); listening addresses do not collide;
+ * endpoint addresses are unique within a pool. Works on the raw document, skipping what the schema rejects.
+ */
+export function crossCheck(raw: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (!isRawObject(raw)) return issues;
+
+  const poolNames: string[] = [];
+  const checkPoolName = uniqueNames('pool', issues);
+  for (const [pool, i] of rawItems(raw.pools)) {
+    checkPoolName(pool.name, ['pools', i, 'name']);
+    if (typeof pool.name === 'string') poolNames.push(pool.name);
+    const endpoints = new Map<string, number>();
+    for (const [endpoint, j] of rawItems(pool.endpoints)) {
+      const address = typeof endpoint.address === 'string' ? parseAddress(endpoint.address) : undefined;
+      if (address === undefined) continue;
+      const previous = endpoints.get(address.text);
+      const path = ['pools', i, 'endpoints', j, 'address'];
+      if (previous === undefined) endpoints.set(address.text, j);
+      else {
+        const message = `duplicate endpoint address "${address.text}" (first at endpoints[${previous}])`;
+        issues.push({ path, message, at: 'value' });
+      }
+    }
+  }
+
+  const bound: { host: string; port: number; text: string; path: readonly PropertyKey[] }[] = [];
+  const bind = (value: unknown, path: readonly PropertyKey[]): void => {
+    const address = typeof value === 'string' ? parseAddress(value, { allowPortZero: true }) : undefined;
+    if (address === undefined) return;
+    const other = bound.find((b) => overlaps(b, address));
+    if (other !== undefined) {
+      const message = `address "${address.text}" collides with ${formatPath(other.path)} "${other.text}"`;
+      issues.push({ path, message, at: 'value' });
+    }
+    bound.push({ ...address, path });
+  };
+
+  const checkListenerName = uniqueNames('listener', issues);
+  const checkRouteName = uniqueNames('route', issues);
+  for (const [listener, i] of rawItems(raw.listeners)) {
+    checkListenerName(listener.name, ['listeners', i, 'name']);
+    bind(listener.address, ['listeners', i, 'address']);
+    for (const [route, j] of rawItems(listener.routes)) {
+      const path = ['listeners', i, 'routes', j];
+      const name = route.name === undefined && typeof listener.name === 'string' ? `${listener.name}-${j}` : route.name;
+      checkRouteName(name, [...path, 'name']);
+      const pool = isRawObject(route.forward) ? route.forward.pool : undefined;
+      if (typeof pool === 'string' && Array.isArray(raw.pools) && !poolNames.includes(pool)) {
+        const message = `expected the name of a pool, found "${pool}"${suggestion(pool, poolNames)}`;
+        issues.push({ path: [...path, 'forward', 'pool'], message, at: 'value' });
+      }
+    }
+  }
+  if (isRawObject(raw.admin)) bind(raw.admin.address ?? '127.0.0.1:9900', ['admin', 'address']);
+  return issues;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+/** Schema and cross-reference checks together: either the parsed Config or every issue found. */
+export function validateConfig(raw: unknown): ValidationResult {
+  const parsed = configSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
+  const issues = parsed.success ? [] : issuesFromZod(parsed.error.issues, configSchema, raw);
+  issues.push(...crossCheck(raw));
+  if (parsed.success && issues.length === 0) return { ok: true, config: parsed.data };
+  return { ok: false, issues };
+}

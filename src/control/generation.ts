@@ -1,0 +1,99 @@
+// Config → an immutable Generation: compiled route tables, pools with their balancers, per-listener
+// settings. Endpoints are reused by (pool, address) from the previous generation so their state, counters
+// and keep-alive sockets survive a reload; endpoints that disappear are returned for draining.
+import { cidrsContain } from '../core/address.ts';
+import { pluginByName } from '../core/registry.ts';
+import { EndpointConnections } from '../http/upstream-connections.ts';
+import type { ListenerSettings } from '../http/listener-settings.ts';
+import { Route, RouteTable } from '../routing/route-table.ts';
+import { balancerPlugins } from '../upstream/balancing/registry.ts';
+import type { Balancer } from '../upstream/balancing/types.ts';
+import { Endpoint } from '../upstream/endpoint.ts';
+import { Pool, type PoolSettings } from '../upstream/pool.ts';
+import type { Config, ListenerConfig, PoolConfig } from './config/schema.ts';
+
+export interface Generation {
+  readonly id: number;
+  readonly config: Config;
+  readonly pools: ReadonlyMap<string, Pool>;
+  /** By listener name. */
+  readonly listeners: ReadonlyMap<string, ListenerSettings>;
+  /** Every endpoint, keyed `pool/address`. */
+  readonly endpoints: ReadonlyMap<string, Endpoint>;
+}
+
+export function endpointKey(pool: string, address: string): string {
+  return pool + '/' + address;
+}
+
+function poolSettings(p: PoolConfig): PoolSettings {
+  return {
+    maxConnections: p.connections.maxConnections,
+    maxQueue: p.connections.maxQueue,
+    queueTimeoutMs: p.connections.queueTimeout === 0 ? 2 ** 31 : p.connections.queueTimeout,
+    idleTimeoutMs: p.connections.idleTimeout,
+    connectTimeoutMs: p.timeouts.connect === 0 ? 2 ** 31 : p.timeouts.connect,
+    responseTimeoutMs: p.timeouts.response === 0 ? 2 ** 31 : p.timeouts.response,
+    maxTries: p.maxTries,
+  };
+}
+
+function createBalancer(p: PoolConfig): Balancer {
+  const plugin = pluginByName(balancerPlugins, p.balancer.algorithm) as { create(o: unknown, d: void): Balancer };
+  return plugin.create(p.balancer, undefined);
+}
+
+function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>): ListenerSettings {
+  const routes = l.routes.map(
+    (r) =>
+      new Route({
+        name: r.name,
+        hosts: r.match.host ?? null,
+        pathExact: r.match.path?.kind === 'exact' ? r.match.path.value : null,
+        pathPrefix: r.match.path?.kind === 'prefix' ? r.match.path.value : null,
+        pool: pools.get(r.forward.pool)!,
+      }),
+  );
+  const trusted = l.trustedProxies;
+  return {
+    name: l.name,
+    routes: new RouteTable(routes),
+    limits: { maxStartLine: l.limits.maxRequestLine, maxHeadSize: l.limits.maxHeaderSize, maxHeaders: l.limits.maxHeaders },
+    requestHeaderTimeoutMs: l.timeouts.requestHeader === 0 ? 2 ** 31 : l.timeouts.requestHeader,
+    keepAliveTimeoutMs: l.timeouts.keepAlive,
+    requestTimeoutMs: l.timeouts.request,
+    isTrustedProxy: trusted.length === 0 ? null : (ip: string) => cidrsContain(trusted, ip),
+    requestIdHeader: l.requestIdHeader,
+    requestIdName: Buffer.from(l.requestIdHeader, 'latin1'),
+  };
+}
+
+/**
+ * Builds the next generation. Returns it with the endpoints of `previous` that it no longer has, which
+ * the caller drains once the swap is done.
+ */
+export function buildGeneration(config: Config, id: number, previous: Generation | null): { generation: Generation; removed: Endpoint[] } {
+  const endpoints = new Map<string, Endpoint>();
+  const pools = new Map<string, Pool>();
+  for (const p of config.pools) {
+    const settings = poolSettings(p);
+    const list: Endpoint[] = [];
+    for (const e of p.endpoints) {
+      const key = endpointKey(p.name, e.address.text);
+      let endpoint = previous?.endpoints.get(key);
+      if (endpoint === undefined) endpoint = new Endpoint(e.address.text, e.address.host, e.address.port, e.weight);
+      else {
+        endpoint.weight = e.weight;
+        if (endpoint.connections instanceof EndpointConnections) endpoint.connections.settings = settings;
+      }
+      endpoints.set(key, endpoint);
+      list.push(endpoint);
+    }
+    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings));
+  }
+  const listeners = new Map<string, ListenerSettings>();
+  for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools));
+  const removed: Endpoint[] = [];
+  if (previous !== null) for (const [key, e] of previous.endpoints) if (!endpoints.has(key)) removed.push(e);
+  return { generation: { id, config, pools, listeners, endpoints }, removed };
+}

@@ -1,0 +1,161 @@
+// The running balancer: the current generation, its listeners, and the verbs that change them — reload
+// (validate → build → swap → diff listeners → drain what left) and stop (graceful). Reloads run one at a
+// time; a failed one changes nothing.
+import { log } from '../core/log.ts';
+import { HttpListener } from '../http/listener.ts';
+import type { Endpoint } from '../upstream/endpoint.ts';
+import { startAdmin, type AdminServer } from './admin/server.ts';
+import { ConfigError, formatDiagnostic } from './config/diagnostics.ts';
+import { loadConfigFile } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { buildGeneration, type Generation } from './generation.ts';
+
+interface RunningListener {
+  readonly name: string;
+  /** protocol + address: a listener whose key is unchanged keeps its socket across reloads. */
+  readonly key: string;
+  readonly listener: HttpListener;
+}
+
+export interface ReloadResult {
+  readonly ok: boolean;
+  readonly generation: number;
+  readonly errors: readonly string[];
+}
+
+function listenerKey(l: Config['listeners'][number]): string {
+  return l.protocol + ' ' + l.address.text;
+}
+
+export class Runtime {
+  generation: Generation;
+  readonly configPath: string | null;
+  private listeners: RunningListener[];
+  private admin: AdminServer | null;
+  private reloading: Promise<unknown>;
+  private stopped: boolean;
+
+  private constructor(generation: Generation, configPath: string | null) {
+    this.generation = generation;
+    this.configPath = configPath;
+    this.listeners = [];
+    this.admin = null;
+    this.reloading = Promise.resolve();
+    this.stopped = false;
+  }
+
+  /** Builds generation 1 and binds every listener; on a bind failure everything bound so far is closed. */
+  static async start(config: Config, configPath: string | null = null): Promise<Runtime> {
+    const { generation } = buildGeneration(config, 1, null);
+    const rt = new Runtime(generation, configPath);
+    try {
+      rt.listeners = await rt.bindListeners(config.listeners, generation, []);
+      if (config.admin !== undefined) rt.admin = await startAdmin(rt, config.admin.address.host, config.admin.address.port);
+    } catch (err) {
+      for (const l of rt.listeners) l.listener.server.close();
+      throw err;
+    }
+    log('info', 'started', { generation: 1, listeners: rt.describeListeners() });
+    return rt;
+  }
+
+  /** Where a listener is bound (its real port when the config said 0). */
+  address(name: string): { host: string; port: number } {
+    const l = this.listeners.find((x) => x.name === name);
+    if (l === undefined) throw new Error(`no listener named ${name}`);
+    const a = l.listener.address;
+    return { host: a.address, port: a.port };
+  }
+
+  get adminAddress(): { host: string; port: number } | null {
+    return this.admin === null ? null : this.admin.address;
+  }
+
+  describeListeners(): { name: string; address: string }[] {
+    return this.listeners.map((l) => {
+      const a = l.listener.address;
+      return { name: l.name, address: (a.family === 'IPv6' ? `[${a.address}]` : a.address) + ':' + a.port };
+    });
+  }
+
+  /** Reloads from `config`, or from the config file when none is given. Never throws for a bad config. */
+  reload(config?: Config): Promise<ReloadResult> {
+    const next = this.reloading.then(() => this.reloadNow(config));
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadNow(given?: Config): Promise<ReloadResult> {
+    const current = this.generation.id;
+    if (this.stopped) return { ok: false, generation: current, errors: ['shutting down'] };
+    let config: Config;
+    try {
+      if (given !== undefined) config = given;
+      else if (this.configPath !== null) config = await loadConfigFile(this.configPath);
+      else return { ok: false, generation: current, errors: ['no config file to reload from'] };
+    } catch (err) {
+      const errors = err instanceof ConfigError ? err.diagnostics.map(formatDiagnostic) : [String((err as Error).message ?? err)];
+      log('warn', 'reload rejected: config invalid', { generation: current, errors });
+      return { ok: false, generation: current, errors };
+    }
+    const { generation, removed } = buildGeneration(config, current + 1, this.generation);
+    // Bind new listeners before the swap so a busy port fails the reload, not the running balancer.
+    let listeners: RunningListener[];
+    try {
+      listeners = await this.bindListeners(config.listeners, generation, this.listeners);
+    } catch (err) {
+      const message = `cannot bind listener: ${(err as Error).message}`;
+      log('warn', 'reload rejected', { generation: current, error: message });
+      return { ok: false, generation: current, errors: [message] };
+    }
+    const previous = this.listeners;
+    this.generation = generation;
+    this.listeners = listeners;
+    for (const l of listeners) l.listener.settings = generation.listeners.get(l.name)!;
+    for (const old of previous) {
+      if (!listeners.some((l) => l.listener === old.listener)) void old.listener.stop(config.shutdown.drainTimeout);
+    }
+    drainEndpoints(removed);
+    log('info', 'reloaded', { generation: generation.id, listeners: this.describeListeners(), removedEndpoints: removed.map((e) => e.key) });
+    return { ok: true, generation: generation.id, errors: [] };
+  }
+
+  /** Reuses running listeners with the same protocol and address; binds the others. */
+  private async bindListeners(configs: Config['listeners'], generation: Generation, running: readonly RunningListener[]): Promise<RunningListener[]> {
+    const out: RunningListener[] = [];
+    const fresh: HttpListener[] = [];
+    try {
+      for (const l of configs) {
+        const key = listenerKey(l);
+        const kept = running.find((r) => r.key === key);
+        if (kept !== undefined) {
+          out.push({ name: l.name, key, listener: kept.listener });
+          continue;
+        }
+        const listener = new HttpListener(generation.listeners.get(l.name)!);
+        await listener.listen(l.address.host, l.address.port);
+        fresh.push(listener);
+        out.push({ name: l.name, key, listener });
+      }
+    } catch (err) {
+      for (const l of fresh) l.server.close();
+      throw err;
+    }
+    return out;
+  }
+
+  /** Graceful stop: stop accepting, let in-flight exchanges finish up to the drain timeout, close the rest. */
+  async stop(drainTimeoutMs = this.generation.config.shutdown.drainTimeout): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    log('info', 'stopping', { drainTimeoutMs });
+    await Promise.all(this.listeners.map((l) => l.listener.stop(drainTimeoutMs)));
+    drainEndpoints([...this.generation.endpoints.values()]);
+    if (this.admin !== null) await this.admin.close();
+    log('info', 'stopped');
+  }
+}
+
+function drainEndpoints(endpoints: readonly Endpoint[]): void {
+  for (const e of endpoints) if (e.connections !== null) e.connections.close();
+}

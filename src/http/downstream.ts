@@ -1,0 +1,301 @@
+// One client connection: reads request heads (keep-alive and pipelining), runs one Exchange at a time,
+// and owns the connection's single deadline — request head (slowloris), keep-alive idle, or the overall
+// request timeout. Socket handlers are module-level functions reading the Downstream off the socket.
+import type net from 'node:net';
+import { now, unwatch, watch, type HasDeadline } from '../core/deadlines.ts';
+import { Reason } from '../core/errors.ts';
+import { Exchange } from './exchange.ts';
+import { peerParts, type Peer } from './forward-headers.ts';
+import type { ListenerSettings } from './listener-settings.ts';
+import { localReply, reasonForStatus } from './local-reply.ts';
+import { CR, LF } from './parse/chars.ts';
+import { HeadScanner, parseRequestHead, RequestHead } from './parse/head.ts';
+
+/** What a downstream needs from its listener: the current generation's settings and its connection set. */
+export interface DownstreamHost {
+  readonly settings: ListenerSettings;
+  readonly connections: Set<Downstream>;
+  /** A client connection ended; lets a stopping listener notice when the last one is gone. */
+  onDownstreamClosed(ds: Downstream): void;
+}
+
+const D = { idle: 0, head: 1, active: 2, closed: 3 } as const;
+/** Which timeout `deadline` stands for. */
+const T = { none: 0, idle: 1, head: 2, request: 3 } as const;
+
+// Request heads are parsed only once complete and consumed synchronously by Exchange.start, so one parse
+// result serves every connection: an idle keep-alive connection holds no header tables (10k idle
+// connections must stay cheap).
+let sharedHead = new RequestHead(100);
+function requestHeadFor(maxHeaders: number): RequestHead {
+  if (sharedHead.fields.ids.length < maxHeaders) sharedHead = new RequestHead(maxHeaders);
+  return sharedHead;
+}
+
+const kDs = Symbol('fulcrum.downstream');
+interface TaggedSocket extends net.Socket {
+  [kDs]: Downstream;
+}
+
+function onData(this: TaggedSocket, chunk: Buffer): void {
+  this[kDs].onData(chunk);
+}
+function onEnd(this: TaggedSocket): void {
+  this[kDs].onEnd();
+}
+function onDrain(this: TaggedSocket): void {
+  this[kDs].exchange.onDownstreamDrain();
+}
+function onError(this: TaggedSocket): void {
+  // 'close' follows; client resets are routine.
+}
+function onClose(this: TaggedSocket): void {
+  this[kDs].onClose();
+}
+
+export class Downstream implements HasDeadline, Peer {
+  readonly socket: net.Socket;
+  readonly host: DownstreamHost;
+  readonly peerAddress: string;
+  readonly forwardedPrefix: string;
+  readonly forwardedNode: string;
+  readonly exchange: Exchange;
+  private readonly scanner: HeadScanner;
+  private state: number;
+  /** Unparsed client bytes: buf[0, bufEnd). */
+  private buf: Buffer | null;
+  private bufEnd: number;
+  private readingPaused: boolean;
+  /** Stop after the current exchange (shutdown or the client asked). */
+  closing: boolean;
+  private clientEnded: boolean;
+  private inLoop: boolean;
+  private loopAgain: boolean;
+  deadline: number;
+  private deadlineKind: number;
+  requests: number;
+
+  constructor(socket: net.Socket, host: DownstreamHost) {
+    this.socket = socket;
+    this.host = host;
+    this.peerAddress = normalizePeer(socket.remoteAddress ?? '');
+    const parts = peerParts(this.peerAddress);
+    this.forwardedPrefix = parts.forwardedPrefix;
+    this.forwardedNode = parts.forwardedNode;
+    this.exchange = new Exchange(this);
+    this.scanner = new HeadScanner();
+    this.state = D.idle;
+    this.buf = null;
+    this.bufEnd = 0;
+    this.readingPaused = false;
+    this.closing = false;
+    this.clientEnded = false;
+    this.inLoop = false;
+    this.loopAgain = false;
+    this.deadline = 0;
+    this.deadlineKind = T.none;
+    this.requests = 0;
+    (socket as TaggedSocket)[kDs] = this;
+    socket.setNoDelay(true);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('drain', onDrain);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    host.connections.add(this);
+    this.setDeadline(T.head, host.settings.requestHeaderTimeoutMs);
+    watch(this);
+  }
+
+  get isTrusted(): ((ip: string) => boolean) | null {
+    return this.host.settings.isTrustedProxy;
+  }
+
+  get idle(): boolean {
+    return this.state === D.idle && this.bufEnd === 0;
+  }
+
+  // HOT PATH: a whole request head usually arrives in one chunk and is parsed in place.
+  onData(chunk: Buffer): void {
+    if (this.state === D.active) {
+      this.exchange.onRequestData(chunk);
+      return;
+    }
+    if (this.state === D.closed) return;
+    this.append(chunk, 0, chunk.length);
+    this.parseLoop();
+  }
+
+  /** Keeps client bytes that belong to later requests (pipelining) until the current exchange is done. */
+  stash(buf: Buffer, start: number, end: number): void {
+    this.append(buf, start, end);
+    // Bound what a pipelining client can park here; the kernel buffers the rest.
+    if (this.state === D.active && this.bufEnd > this.host.settings.limits.maxHeadSize) this.pauseReading();
+  }
+
+  private append(buf: Buffer, start: number, end: number): void {
+    if (this.bufEnd === 0) {
+      this.buf = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+      this.bufEnd = end - start;
+      return;
+    }
+    const merged = Buffer.allocUnsafe(this.bufEnd + end - start);
+    this.buf!.copy(merged, 0, 0, this.bufEnd);
+    buf.copy(merged, this.bufEnd, start, end);
+    this.buf = merged;
+    this.bufEnd = merged.length;
+  }
+
+  /** Parses and starts as many requests as the buffered bytes allow, one exchange at a time. */
+  private parseLoop(): void {
+    if (this.inLoop) {
+      this.loopAgain = true;
+      return;
+    }
+    this.inLoop = true;
+    do {
+      this.loopAgain = false;
+      this.parseOne();
+    } while (this.loopAgain && this.state !== D.active && this.state !== D.closed);
+    this.inLoop = false;
+  }
+
+  private parseOne(): void {
+    const settings = this.host.settings;
+    let buf = this.buf;
+    if (buf === null || this.bufEnd === 0) return;
+    if (this.state === D.idle) {
+      // RFC 9112 §2.2: ignore at least one empty line before a request line
+      let skip = 0;
+      while (skip + 1 < this.bufEnd && skip < 4 && buf[skip] === CR && buf[skip + 1] === LF) skip += 2;
+      if (skip > 0) {
+        buf = this.buf = buf.subarray(skip, this.bufEnd);
+        this.bufEnd -= skip;
+        if (this.bufEnd === 0) {
+          this.buf = null;
+          return;
+        }
+      }
+      this.state = D.head;
+      this.scanner.reset();
+      this.setDeadline(T.head, settings.requestHeaderTimeoutMs);
+    }
+    const end = this.scanner.scan(buf, this.bufEnd, settings.limits, true);
+    if (end === -1) return;
+    if (end === -2) return this.refuse(this.scanner.error);
+    const head = requestHeadFor(settings.limits.maxHeaders);
+    const status = parseRequestHead(buf, end, head, settings.requestIdName);
+    if (status !== 0) return this.refuse(status);
+    const total = this.bufEnd;
+    this.buf = null;
+    this.bufEnd = 0;
+    this.state = D.active;
+    this.requests++;
+    if (settings.requestTimeoutMs > 0) this.setDeadline(T.request, settings.requestTimeoutMs);
+    else this.setDeadline(T.none, 0);
+    this.exchange.start(head, buf, total, settings);
+  }
+
+  /** Answers a request that could not be parsed, then closes: the stream cannot be trusted past it. */
+  private refuse(status: number): void {
+    this.state = D.closed;
+    this.buf = null;
+    this.bufEnd = 0;
+    this.write(localReply(status, reasonForStatus(status), '-', true, false, false));
+    this.endSocket();
+  }
+
+  /** Called by the exchange when it is over. */
+  exchangeDone(close: boolean): void {
+    if (this.state === D.closed) return;
+    if (close || this.closing || this.clientEnded) {
+      this.state = D.closed;
+      this.endSocket();
+      return;
+    }
+    this.state = D.idle;
+    this.setDeadline(T.idle, this.host.settings.keepAliveTimeoutMs);
+    this.resumeReading();
+    if (this.bufEnd > 0) this.parseLoop();
+  }
+
+  write(data: Buffer): boolean {
+    return this.socket.write(data);
+  }
+
+  pauseReading(): void {
+    if (!this.readingPaused) {
+      this.readingPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  resumeReading(): void {
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  onEnd(): void {
+    // The client half-closed: finish the exchange in progress (its response can still be written), then close.
+    this.clientEnded = true;
+    if (this.state !== D.active) {
+      this.state = D.closed;
+      this.endSocket();
+    }
+  }
+
+  onClose(): void {
+    this.state = D.closed;
+    this.deadline = 0;
+    unwatch(this);
+    this.exchange.abort();
+    this.buf = null;
+    this.host.connections.delete(this);
+    this.host.onDownstreamClosed(this);
+  }
+
+  onDeadline(): void {
+    const kind = this.deadlineKind;
+    this.deadlineKind = T.none;
+    if (kind === T.head && this.state === D.head) {
+      // a request head started but did not finish in time (slowloris)
+      this.state = D.closed;
+      this.write(localReply(408, Reason.requestHeaderTimeout, '-', true, false, false));
+      this.endSocket();
+    } else if (kind === T.request && this.state === D.active) {
+      this.exchange.onRequestTimeout();
+    } else if (kind === T.idle || kind === T.head) {
+      this.destroy(); // nothing in flight: close quietly, as HAProxy and NGINX do
+    }
+  }
+
+  /** Graceful stop: idle connections close now, busy ones after their exchange. */
+  shutdown(): void {
+    this.closing = true;
+    if (this.state === D.idle && this.bufEnd === 0) this.destroy();
+  }
+
+  destroy(): void {
+    this.state = D.closed;
+    this.socket.destroy();
+  }
+
+  private endSocket(): void {
+    this.deadline = 0;
+    this.socket.end();
+    // A client that never reads its reply must not hold the socket forever.
+    this.setDeadline(T.idle, 5000);
+  }
+
+  private setDeadline(kind: number, ms: number): void {
+    this.deadlineKind = kind;
+    this.deadline = kind === T.none ? 0 : now() + ms;
+  }
+}
+
+/** "::ffff:10.0.0.1" → "10.0.0.1": one spelling per client in headers, logs and hashing. */
+function normalizePeer(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,785 @@
+// One request and its response (ARCHITECTURE.md "exchange"), reused for every request on a client
+// connection. Flow: request head → route → pool.pick → endpoint connection → head + streamed body upstream;
+// response head → downstream; body streamed back with backpressure both ways. Before any request byte
+// went upstream a failed connect moves to the next endpoint (bounded by the pool's maxTries); after, the
+// client gets 502/504 or, once response bytes were sent, a closed connection.
+import { randomUUID } from 'node:crypto';
+import { now } from '../core/deadlines.ts';
+import { Reason, type ReasonCode } from '../core/errors.ts';
+import '../core/latin1.ts';
+import { beginPick, PickContext } from '../upstream/balancing/types.ts';
+import type { Endpoint } from '../upstream/endpoint.ts';
+import type { Pool } from '../upstream/pool.ts';
+import type { Route } from '../routing/route-table.ts';
+import type { Downstream } from './downstream.ts';
+import { forwardedSuffix } from './forward-headers.ts';
+import type { ListenerSettings } from './listener-settings.ts';
+import { localReply, reasonForStatus } from './local-reply.ts';
+import { ChunkedDecoder } from './parse/chunked.ts';
+import { HOST } from './parse/chars.ts';
+import { H } from './parse/header-ids.ts';
+import { HeadScanner, Method, parseResponseHead, ResponseHead, type RequestHead } from './parse/head.ts';
+import { buildHead, mask } from './serialize.ts';
+import { connectionsOf, type ConnectionUser, type EndpointConnections, type UpstreamConnection } from './upstream-connections.ts';
+
+/** Body framing, RFC 9112 §6.3. */
+const F = { none: 0, length: 1, chunked: 2, untilClose: 3 } as const;
+
+/** Request header lines the proxy never copies upstream: hop-by-hop (RFC 9110 §7.6.1) and the framing it rewrites. */
+const REQUEST_SKIP = mask(H.connection, H.keepAlive, H.proxyConnection, H.te, H.upgrade, H.transferEncoding, H.contentLength, H.drop);
+/** …and when the peer is not a trusted proxy, the forwarding headers it may have forged. */
+const UNTRUSTED_SKIP = REQUEST_SKIP | mask(H.xForwardedFor, H.xForwardedProto, H.xForwardedHost, H.forwarded);
+const TRUSTED_SKIP = REQUEST_SKIP | mask(H.xForwardedFor, H.forwarded);
+const RESPONSE_SKIP = mask(H.connection, H.keepAlive, H.proxyConnection, H.te, H.upgrade, H.transferEncoding, H.contentLength, H.drop);
+const RESPONSE_SKIP_DECHUNK = RESPONSE_SKIP | mask(H.trailer);
+
+/** Response limits: upstream heads are trusted more than client heads, but still bounded. */
+const RESPONSE_LIMITS = { maxStartLine: 8192, maxHeadSize: 65536, maxHeaders: 200 };
+/** Response heads are parsed once complete and consumed synchronously: one parse result serves all exchanges. */
+const responseHead = new ResponseHead(RESPONSE_LIMITS.maxHeaders);
+/** Merge a small body prefix into the head buffer: one write instead of two. */
+const MERGE_LIMIT = 16384;
+
+export class Exchange implements ConnectionUser {
+  readonly ds: Downstream;
+  settings: ListenerSettings | null;
+  route: Route | null;
+  pool: Pool | null;
+  endpoint: Endpoint | null;
+  conn: UpstreamConnection | null;
+  /** While a socket is being opened or waited for: whom to tell if this exchange gives up first. */
+  waitingOn: EndpointConnections | null;
+  connecting: UpstreamConnection | null;
+  /** The socket in use had carried earlier exchanges (so it may have been closed by the server meanwhile). */
+  wasReused: boolean;
+  readonly ctx: PickContext;
+  requestId: string;
+  methodCode: number;
+  version: number;
+  /** The client may keep the connection after this exchange. */
+  keepAlive: boolean;
+  /** Close the client connection once this exchange is done. */
+  closeAfter: boolean;
+  // request side
+  reqFraming: number;
+  reqRemaining: number;
+  readonly reqDecoder: ChunkedDecoder;
+  requestComplete: boolean;
+  outHead: Buffer | null;
+  /** Body bytes read before a connection was ready; kept until the response starts so a retry can replay them. */
+  held: Buffer | null;
+  /** Body bytes went upstream beyond `held`: the request can no longer be replayed. */
+  bodyStreamed: boolean;
+  tries: number;
+  staleRetried: boolean;
+  lastFailure: ReasonCode;
+  // response side
+  readonly respScanner: HeadScanner;
+  respBuf: Buffer | null;
+  respFraming: number;
+  respRemaining: number;
+  readonly respDecoder: ChunkedDecoder;
+  dechunk: boolean;
+  responseStarted: boolean;
+  responseComplete: boolean;
+  upstreamKeepAlive: boolean;
+  status: number;
+  active: boolean;
+  startedAt: number;
+
+  constructor(ds: Downstream) {
+    this.ds = ds;
+    this.settings = null;
+    this.route = null;
+    this.pool = null;
+    this.endpoint = null;
+    this.conn = null;
+    this.waitingOn = null;
+    this.connecting = null;
+    this.wasReused = false;
+    this.ctx = new PickContext();
+    this.requestId = '';
+    this.methodCode = 0;
+    this.version = 11;
+    this.keepAlive = true;
+    this.closeAfter = false;
+    this.reqFraming = F.none;
+    this.reqRemaining = 0;
+    this.reqDecoder = new ChunkedDecoder(32768);
+    this.requestComplete = false;
+    this.outHead = null;
+    this.held = null;
+    this.bodyStreamed = false;
+    this.tries = 0;
+    this.staleRetried = false;
+    this.lastFailure = Reason.upstreamConnectFailed;
+    this.respScanner = new HeadScanner();
+    this.respBuf = null;
+    this.respFraming = F.none;
+    this.respRemaining = 0;
+    this.respDecoder = new ChunkedDecoder(65536);
+    this.dechunk = false;
+    this.responseStarted = false;
+    this.responseComplete = false;
+    this.upstreamKeepAlive = true;
+    this.status = 0;
+    this.active = false;
+    this.startedAt = 0;
+  }
+
+  /**
+   * A request head was parsed from `buf` (which holds the head and possibly body or pipelined bytes up to
+   * `end`). Returns nothing; the exchange drives the downstream from here until `ds.exchangeDone`.
+   */
+  start(head: RequestHead, buf: Buffer, end: number, settings: ListenerSettings): void {
+    this.reset(settings);
+    const f = head.fields;
+    this.methodCode = head.methodCode;
+    this.version = head.version;
+    const src = head.buf;
+
+    // Request id first, so every reply below can name it.
+    const ridIdx = f.find(H.requestId);
+    if (ridIdx >= 0 && f.valueEnd[ridIdx] - f.valueStart[ridIdx] > 0 && f.valueEnd[ridIdx] - f.valueStart[ridIdx] <= 200) {
+      this.requestId = src.latin1Slice(f.valueStart[ridIdx], f.valueEnd[ridIdx]);
+    } else {
+      if (ridIdx >= 0) f.ids[ridIdx] = H.drop; // empty or oversized: replace it
+      this.requestId = randomUUID();
+    }
+
+    // Connection options (RFC 9112 §9.3, RFC 9110 §7.6.1).
+    let close = false;
+    let keepAliveToken = false;
+    if (((f.seen >>> H.connection) & 1) !== 0) {
+      for (let i = 0; i < f.count; i++) {
+        if (f.ids[i] !== H.connection) continue;
+        const value = src.latin1Slice(f.valueStart[i], f.valueEnd[i]).toLowerCase();
+        for (const raw of value.split(',')) {
+          const token = raw.trim();
+          if (token === 'close') close = true;
+          else if (token === 'keep-alive') keepAliveToken = true;
+          else if (token !== '' && token !== 'upgrade') dropNamed(src, f, token);
+        }
+      }
+    }
+    this.keepAlive = head.version === 11 ? !close : keepAliveToken && !close;
+    if (!this.keepAlive || this.ds.closing || settings.keepAliveTimeoutMs === 0) this.closeAfter = true;
+
+    if (head.methodCode === Method.CONNECT) return this.reply(501, Reason.notImplemented);
+
+    // Host (RFC 9112 §3.2): exactly one in HTTP/1.1; absolute-form targets carry their own.
+    let hostStart = -1;
+    let hostEnd = -1;
+    const hostCount = f.countOf(H.host);
+    if (hostCount > 1) return this.reply(400, Reason.badRequest);
+    if (hostCount === 1) {
+      const i = f.find(H.host);
+      hostStart = f.valueStart[i];
+      hostEnd = f.valueEnd[i];
+      if (hostEnd === hostStart && head.version === 11) return this.reply(400, Reason.badRequest);
+      for (let p = hostStart; p < hostEnd; p++) if (HOST[src[p]] !== 1) return this.reply(400, Reason.badRequest);
+    }
+
+    let target = '';
+    let hostText: string | null = null;
+    let absoluteForm = false;
+    const t0 = src[head.targetStart];
+    if (t0 === 0x2f /* / */) {
+      // origin-form: decoded only when something needs it
+    } else if (t0 === 0x2a /* * */ && head.targetEnd - head.targetStart === 1 && head.methodCode === Method.OPTIONS) {
+      target = '*';
+    } else {
+      // absolute-form (RFC 9112 §3.2.2): the authority replaces Host
+      const abs = src.latin1Slice(head.targetStart, head.targetEnd);
+      const m = /^https?:\/\/([^/?#@]+)([/?][^#]*)?$/i.exec(abs);
+      if (m === null) return this.reply(400, Reason.badRequest);
+      hostText = m[1].toLowerCase();
+      for (let k = 0; k < hostText.length; k++) if (HOST[hostText.charCodeAt(k)] !== 1) return this.reply(400, Reason.badRequest);
+      target = m[2] === undefined ? '/' : m[2][0] === '?' ? '/' + m[2] : m[2];
+      absoluteForm = true;
+    }
+    if (hostCount === 0 && head.version === 11 && !absoluteForm) return this.reply(400, Reason.badRequest);
+
+    // Framing (RFC 9112 §6.1–6.3): both CL and TE, repeated CL, or TE other than a final "chunked" are
+    // rejected outright — they are what request smuggling is made of.
+    const clCount = f.countOf(H.contentLength);
+    const teCount = f.countOf(H.transferEncoding);
+    if (teCount > 0) {
+      if (clCount > 0 || head.version === 10) return this.reply(400, Reason.badRequest);
+      let te = '';
+      for (let i = 0; i < f.count; i++) {
+        if (f.ids[i] === H.transferEncoding) te += (te === '' ? '' : ',') + src.latin1Slice(f.valueStart[i], f.valueEnd[i]);
+      }
+      const codings = te.toLowerCase().split(',').map((s) => s.trim());
+      if (codings.length !== 1 || codings[0] !== 'chunked') {
+        const last = codings[codings.length - 1];
+        const known = codings.slice(0, -1).every((c) => c === 'gzip' || c === 'deflate' || c === 'compress' || c === 'x-gzip');
+        if (last === 'chunked' && known) return this.reply(501, Reason.notImplemented);
+        return this.reply(400, Reason.badRequest);
+      }
+      this.reqFraming = F.chunked;
+      this.reqDecoder.reset();
+    } else if (clCount > 0) {
+      if (clCount > 1) return this.reply(400, Reason.badRequest);
+      const i = f.find(H.contentLength);
+      const n = parseDecimal(src, f.valueStart[i], f.valueEnd[i]);
+      if (n < 0) return this.reply(400, Reason.badRequest);
+      if (n > 0) {
+        this.reqFraming = F.length;
+        this.reqRemaining = n;
+      }
+    }
+    if (this.reqFraming === F.none) this.requestComplete = true;
+
+    const expectIdx = f.find(H.expect);
+    if (expectIdx >= 0) {
+      if (f.countOf(H.expect) > 1 || src.latin1Slice(f.valueStart[expectIdx], f.valueEnd[expectIdx]).toLowerCase() !== '100-continue') {
+        return this.reply(417, Reason.expectationFailed);
+      }
+      if (head.version === 10) f.ids[expectIdx] = H.drop; // HTTP/1.0 clients do not wait for 100 (RFC 9110 §10.1.1)
+    }
+
+    // Route.
+    const routes = settings.routes;
+    let hostKey = '';
+    if (routes.needsHost) {
+      const raw = hostText ?? (hostStart >= 0 ? src.latin1Slice(hostStart, hostEnd).toLowerCase() : '');
+      hostKey = stripPort(raw);
+    }
+    let path = '';
+    if (routes.needsPath) {
+      const full = target !== '' ? target : src.latin1Slice(head.targetStart, head.targetEnd);
+      const q = full.indexOf('?');
+      path = q < 0 ? full : full.slice(0, q);
+    }
+    const route = routes.match(hostKey, path);
+    if (route === null) return this.reply(404, Reason.noRoute);
+    this.route = route;
+    this.pool = route.pool;
+
+    // The upstream head: request line (as received when it is already HTTP/1.1 origin-form), kept header
+    // lines, then framing and forwarding headers.
+    const ds = this.ds;
+    const trusted = settings.isTrustedProxy !== null && settings.isTrustedProxy(ds.peerAddress);
+    let suffix = '';
+    if (this.reqFraming === F.length) suffix = 'content-length: ' + this.reqRemaining + '\r\n';
+    else if (this.reqFraming === F.chunked) suffix = 'transfer-encoding: chunked\r\n';
+    if (absoluteForm) {
+      suffix += 'host: ' + hostText + '\r\n';
+      if (hostCount === 1) f.ids[f.find(H.host)] = H.drop;
+    } else if (hostCount === 0) {
+      suffix += 'host: \r\n'; // an HTTP/1.0 request without authority: RFC 9112 §3.2 says send it empty
+    }
+    const hostForHeaders = hostText ?? (hostStart >= 0 ? src.latin1Slice(hostStart, hostEnd) : '');
+    suffix += forwardedSuffix(src, f, ds, trusted, hostForHeaders, this.ctx);
+    if (ridIdx < 0 || f.ids[ridIdx] === H.drop) suffix += settings.requestIdHeader + ': ' + this.requestId + '\r\n';
+    suffix += '\r\n';
+    const skip = trusted ? TRUSTED_SKIP : UNTRUSTED_SKIP;
+
+    // Body bytes that arrived with the head.
+    let bodyEnd = head.headEnd;
+    if (!this.requestComplete) {
+      bodyEnd = this.consumeBody(buf, head.headEnd, end);
+      if (bodyEnd < 0) return this.reply(400, Reason.badRequest);
+    }
+    const inline = bodyEnd - head.headEnd <= MERGE_LIMIT;
+    if (head.version === 11 && !absoluteForm && target !== '*') {
+      this.outHead = buildHead(src, 0, head.fieldsStart, '', f, skip, suffix, inline ? buf : null, head.headEnd, bodyEnd);
+    } else {
+      const line = head.method + ' ' + (target !== '' ? target : src.latin1Slice(head.targetStart, head.targetEnd)) + ' HTTP/1.1\r\n';
+      this.outHead = buildHead(src, 0, 0, line, f, skip, suffix, inline ? buf : null, head.headEnd, bodyEnd);
+    }
+    if (!inline) this.held = Buffer.from(buf.subarray(head.headEnd, bodyEnd));
+    if (bodyEnd < end) ds.stash(buf, bodyEnd, end);
+    if (!this.requestComplete) ds.pauseReading();
+    this.connect();
+  }
+
+  // ---- request body ---------------------------------------------------------------------------------------
+
+  /** Consumes request body bytes of buf[pos, end); returns the end of this request's body, or -1 if malformed. */
+  private consumeBody(buf: Buffer, pos: number, end: number): number {
+    if (this.reqFraming === F.length) {
+      const take = end - pos < this.reqRemaining ? end - pos : this.reqRemaining;
+      this.reqRemaining -= take;
+      if (this.reqRemaining === 0) this.requestComplete = true;
+      return pos + take;
+    }
+    const d = this.reqDecoder;
+    let p = pos;
+    while (p < end && !d.done) {
+      p = d.execute(buf, p, end);
+      if (d.failed) return -1;
+    }
+    if (d.done) this.requestComplete = true;
+    return p;
+  }
+
+  /** Client bytes while this exchange is active. */
+  onRequestData(chunk: Buffer): void {
+    if (this.requestComplete) {
+      this.ds.stash(chunk, 0, chunk.length);
+      return;
+    }
+    const bodyEnd = this.consumeBody(chunk, 0, chunk.length);
+    if (bodyEnd < 0) return this.failRequestBody();
+    if (bodyEnd > 0) {
+      const conn = this.conn;
+      if (conn !== null) {
+        this.bodyStreamed = true;
+        if (!conn.socket.write(bodyEnd === chunk.length ? chunk : chunk.subarray(0, bodyEnd))) this.ds.pauseReading();
+      } else {
+        // reading was paused, but bytes already on their way are kept for the connection
+        const piece = chunk.subarray(0, bodyEnd);
+        this.held = this.held === null ? Buffer.from(piece) : Buffer.concat([this.held, piece]);
+      }
+    }
+    if (bodyEnd < chunk.length) this.ds.stash(chunk, bodyEnd, chunk.length);
+  }
+
+  private failRequestBody(): void {
+    // A malformed chunked body: the upstream got a partial request it must not complete.
+    this.closeAfter = true;
+    this.dropUpstream();
+    if (!this.responseStarted) this.reply(400, Reason.badRequest);
+    else this.ds.destroy();
+  }
+
+  // ---- upstream connection ------------------------------------------------------------------------------
+
+  private connect(): void {
+    const pool = this.pool!;
+    if (this.tries === 0) {
+      beginPick(this.ctx);
+      this.startedAt = now();
+    }
+    const endpoint = pool.pick(this.ctx);
+    if (endpoint === undefined) {
+      if (this.tries === 0) return this.reply(503, Reason.noEligibleEndpoint);
+      return this.reply(this.lastFailure === Reason.upstreamTimeout ? 504 : 502, this.lastFailure);
+    }
+    this.tries++;
+    this.useEndpoint(endpoint, false);
+  }
+
+  private useEndpoint(endpoint: Endpoint, forceNew: boolean): void {
+    this.endpoint = endpoint;
+    endpoint.inFlight++;
+    endpoint.requests++;
+    const connections = connectionsOf(endpoint, this.pool!.settings);
+    this.waitingOn = connections;
+    const opening = connections.acquire(this, forceNew);
+    if (this.waitingOn !== null) this.connecting = opening;
+  }
+
+  onConnection(conn: UpstreamConnection): void {
+    this.waitingOn = null;
+    this.connecting = null;
+    if (!this.active) {
+      conn.owner.release(conn, true);
+      return;
+    }
+    this.conn = conn;
+    this.wasReused = conn.reused;
+    const head = this.outHead!;
+    const held = this.held;
+    if (held !== null && held.length <= MERGE_LIMIT) {
+      conn.socket.write(Buffer.concat([head, held], head.length + held.length));
+    } else {
+      conn.socket.cork();
+      conn.socket.write(head);
+      if (held !== null) conn.socket.write(held);
+      conn.socket.uncork();
+    }
+    conn.deadline = now() + this.pool!.settings.responseTimeoutMs;
+    if (!this.requestComplete) this.ds.resumeReading();
+  }
+
+  onConnectFailed(reason: ReasonCode): void {
+    this.waitingOn = null;
+    this.connecting = null;
+    const endpoint = this.endpoint;
+    if (endpoint === null || !this.active) return;
+    endpoint.inFlight--;
+    this.endpoint = null;
+    if (reason === Reason.queueFull || reason === Reason.queueTimeout) return this.reply(503, reason);
+    endpoint.failures++;
+    this.lastFailure = reason;
+    if (this.tries < this.pool!.settings.maxTries) return this.connect();
+    this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
+  }
+
+  onUpstreamDrain(): void {
+    if (!this.requestComplete) this.ds.resumeReading();
+  }
+
+  // ---- response ------------------------------------------------------------------------------------------
+
+  onUpstreamData(chunk: Buffer): void {
+    if (this.responseComplete) {
+      // bytes past the response's end: the connection is not reusable
+      this.upstreamKeepAlive = false;
+      return;
+    }
+    if (!this.headDone()) {
+      this.onResponseHeadBytes(chunk);
+      return;
+    }
+    this.onResponseBody(chunk, 0, chunk.length);
+  }
+
+  private headDone(): boolean {
+    return this.status >= 200;
+  }
+
+  private onResponseHeadBytes(chunk: Buffer): void {
+    let buf: Buffer;
+    if (this.respBuf === null) buf = chunk;
+    else buf = this.respBuf = Buffer.concat([this.respBuf, chunk]);
+    let start = 0;
+    // Interim 1xx responses may precede the final one; each is a complete head.
+    while (true) {
+      const view = start === 0 ? buf : buf.subarray(start);
+      const end = this.respScanner.scan(view, view.length, RESPONSE_LIMITS, false);
+      if (end === -1) {
+        this.respBuf = start === 0 && buf === this.respBuf ? buf : Buffer.from(view);
+        return;
+      }
+      if (end === -2 || parseResponseHead(view, end, responseHead) !== 0) return this.upstreamFailed(Reason.upstreamBadResponse);
+      const status = responseHead.status;
+      if (status < 200) {
+        if (status === 101) return this.upstreamFailed(Reason.upstreamBadResponse); // no upgrade was offered
+        if (this.version === 11) this.ds.write(buildHead(view, 0, 0, 'HTTP/1.1 ' + view.latin1Slice(9, responseHead.fieldsStart), responseHead.fields, RESPONSE_SKIP, '\r\n', null, 0, 0));
+        this.respScanner.reset();
+        start += end;
+        if (start === buf.length) {
+          this.respBuf = null;
+          return;
+        }
+        continue;
+      }
+      this.respBuf = null;
+      this.status = status;
+      if (this.conn !== null) this.conn.deadline = 0;
+      this.onResponseHead(view, end);
+      return;
+    }
+  }
+
+  private onResponseHead(buf: Buffer, headEnd: number): void {
+    const head = responseHead;
+    const f = head.fields;
+    const status = head.status;
+    // Upstream connection options.
+    let upstreamClose = head.version === 10;
+    if (((f.seen >>> H.connection) & 1) !== 0) {
+      for (let i = 0; i < f.count; i++) {
+        if (f.ids[i] !== H.connection) continue;
+        for (const raw of buf.latin1Slice(f.valueStart[i], f.valueEnd[i]).toLowerCase().split(',')) {
+          const token = raw.trim();
+          if (token === 'close') upstreamClose = true;
+          else if (token === 'keep-alive' && head.version === 10) upstreamClose = false;
+          else if (token !== '' && token !== 'keep-alive') dropNamed(buf, f, token);
+        }
+      }
+    }
+    this.upstreamKeepAlive = !upstreamClose;
+
+    // Framing (RFC 9112 §6.3).
+    const bodiless = this.methodCode === Method.HEAD || status === 204 || status === 304;
+    const clCount = f.countOf(H.contentLength);
+    const teCount = f.countOf(H.transferEncoding);
+    let length = -1;
+    let chunked = false;
+    if (teCount > 0) {
+      if (clCount > 0) return this.upstreamFailed(Reason.upstreamBadResponse);
+      let te = '';
+      for (let i = 0; i < f.count; i++) if (f.ids[i] === H.transferEncoding) te += (te === '' ? '' : ',') + buf.latin1Slice(f.valueStart[i], f.valueEnd[i]);
+      if (te.trim().toLowerCase() !== 'chunked') return this.upstreamFailed(Reason.upstreamBadResponse);
+      chunked = true;
+    } else if (clCount > 0) {
+      let i = -1;
+      for (let k = 0; k < f.count; k++) {
+        if (f.ids[k] !== H.contentLength) continue;
+        const n = parseDecimal(buf, f.valueStart[k], f.valueEnd[k]);
+        if (n < 0 || (length >= 0 && n !== length)) return this.upstreamFailed(Reason.upstreamBadResponse);
+        length = n;
+        i = k;
+      }
+      void i;
+    }
+
+    let framingLine = '';
+    if (bodiless) {
+      this.respFraming = F.none;
+      if (length >= 0) framingLine = 'content-length: ' + length + '\r\n';
+      else if (chunked && this.methodCode === Method.HEAD) framingLine = 'transfer-encoding: chunked\r\n';
+    } else if (chunked) {
+      this.respFraming = F.chunked;
+      this.respDecoder.reset();
+      if (this.version === 11) framingLine = 'transfer-encoding: chunked\r\n';
+      else {
+        this.dechunk = true; // HTTP/1.0 clients get the data and the end of the connection
+        this.closeAfter = true;
+      }
+    } else if (length >= 0) {
+      this.respFraming = length === 0 ? F.none : F.length;
+      this.respRemaining = length;
+      framingLine = 'content-length: ' + length + '\r\n';
+    } else {
+      this.respFraming = F.untilClose;
+      this.upstreamKeepAlive = false;
+      this.closeAfter = true;
+    }
+    if (!this.requestComplete) this.closeAfter = true; // the client is still sending a body we will not read
+
+    let suffix = framingLine;
+    if (this.closeAfter) suffix += 'connection: close\r\n';
+    else if (this.version === 10) suffix += 'connection: keep-alive\r\n';
+    suffix += 'via: 1.1 fulcrum\r\n\r\n';
+
+    // Forward the head, with as much of the body as came with it when that is small.
+    const bodyStart = headEnd;
+    const bodyBytes = buf.length - bodyStart;
+    this.responseStarted = true;
+    this.held = null;
+    const skip = this.dechunk ? RESPONSE_SKIP_DECHUNK : RESPONSE_SKIP;
+    const statusLine = 'HTTP/1.1 ' + buf.latin1Slice(head.statusStart, head.fieldsStart);
+    if (this.respFraming === F.length && bodyBytes <= this.respRemaining && bodyBytes <= MERGE_LIMIT) {
+      // common case: the whole (small) body, or a first piece of it, arrived with the head
+      this.respRemaining -= bodyBytes;
+      const ok = this.ds.write(buildHead(buf, 0, 0, statusLine, f, skip, suffix, buf, bodyStart, buf.length));
+      if (this.respRemaining === 0) return this.responseDone();
+      if (!ok) this.conn!.socket.pause();
+      return;
+    }
+    this.ds.write(buildHead(buf, 0, 0, statusLine, f, skip, suffix, null, 0, 0));
+    if (this.respFraming === F.none) return this.responseDone(bodyBytes > 0);
+    if (bodyBytes > 0) this.onResponseBody(buf, bodyStart, buf.length);
+  }
+
+  // HOT PATH: response body bytes are written as views of the received chunk.
+  private onResponseBody(buf: Buffer, pos: number, end: number): void {
+    const framing = this.respFraming;
+    let ok = true;
+    if (framing === F.length) {
+      const take = end - pos < this.respRemaining ? end - pos : this.respRemaining;
+      this.respRemaining -= take;
+      ok = this.ds.write(pos === 0 && take === buf.length ? buf : buf.subarray(pos, pos + take));
+      if (this.respRemaining === 0) return this.responseDone(pos + take < end);
+    } else if (framing === F.chunked) {
+      const d = this.respDecoder;
+      let p = pos;
+      if (this.dechunk) {
+        while (p < end && !d.done) {
+          p = d.execute(buf, p, end);
+          if (d.failed) return this.upstreamFailed(Reason.upstreamBadResponse);
+          if (d.spanEnd > d.spanStart) ok = this.ds.write(buf.subarray(d.spanStart, d.spanEnd));
+        }
+      } else {
+        while (p < end && !d.done) {
+          p = d.execute(buf, p, end);
+          if (d.failed) return this.upstreamFailed(Reason.upstreamBadResponse);
+        }
+        ok = this.ds.write(pos === 0 && p === buf.length ? buf : buf.subarray(pos, p));
+      }
+      if (d.done) return this.responseDone(p < end);
+    } else {
+      ok = this.ds.write(pos === 0 ? buf : buf.subarray(pos, end));
+    }
+    if (!ok && this.conn !== null) this.conn.socket.pause();
+  }
+
+  /** The client drained: resume reading the response. */
+  onDownstreamDrain(): void {
+    if (this.conn !== null && this.responseStarted && !this.responseComplete) this.conn.socket.resume();
+  }
+
+  onUpstreamEnd(): void {
+    this.upstreamKeepAlive = false;
+    if (this.respFraming === F.untilClose && this.headDone()) this.responseDone();
+    // otherwise 'close' follows and decides
+  }
+
+  onUpstreamClose(): void {
+    this.conn = null;
+    if (!this.active || this.responseComplete) return;
+    const endpoint = this.endpoint!;
+    if (this.respFraming === F.untilClose && this.headDone()) return this.responseDone();
+    if (!this.responseStarted) {
+      // A reused keep-alive socket the server closed before we noticed is retried once on a fresh
+      // connection when the whole request is still in hand and the method is idempotent (RFC 9110 §9.2.2).
+      const replayable = !this.bodyStreamed && this.respBuf === null && this.status === 0 && isIdempotent(this.methodCode);
+      if (replayable && !this.staleRetried && this.wasReused) {
+        this.staleRetried = true;
+        endpoint.inFlight--;
+        this.wasReused = false;
+        return this.useEndpoint(endpoint, true);
+      }
+      endpoint.failures++;
+      return this.upstreamFailed(Reason.upstreamReset);
+    }
+    // mid-body: the client cannot be told except by closing
+    endpoint.failures++;
+    this.finish(true);
+  }
+
+  /** The listener's overall request timeout passed. */
+  onRequestTimeout(): void {
+    if (!this.active) return;
+    this.closeAfter = true;
+    if (this.endpoint !== null) this.endpoint.failures++;
+    this.dropUpstream();
+    if (!this.responseStarted) this.reply(504, Reason.requestTimeout);
+    else this.finish(true);
+  }
+
+  onUpstreamTimeout(): void {
+    if (this.endpoint !== null) this.endpoint.failures++;
+    this.upstreamFailed(Reason.upstreamTimeout);
+  }
+
+  private upstreamFailed(reason: ReasonCode): void {
+    this.dropUpstream();
+    if (!this.responseStarted) this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
+    else this.finish(true);
+  }
+
+  private responseDone(extraBytes = false): void {
+    this.responseComplete = true;
+    const conn = this.conn;
+    if (conn !== null) {
+      this.conn = null;
+      conn.deadline = 0;
+      conn.socket.resume();
+      conn.owner.release(conn, this.upstreamKeepAlive && this.requestComplete && !extraBytes);
+    }
+    this.finish(false);
+  }
+
+  // ---- endings -----------------------------------------------------------------------------------------------
+
+  /** Answers the client locally (no upstream response was forwarded). */
+  private reply(status: number, reason: ReasonCode): void {
+    this.dropUpstream();
+    // A body we did not read leaves the connection out of sync, and a malformed request may hide another.
+    if (!this.requestComplete || status === 400) this.closeAfter = true;
+    this.status = status;
+    this.responseStarted = true;
+    this.ds.write(localReply(status, reason, this.requestId, this.closeAfter, this.methodCode === Method.HEAD, this.version === 10 && !this.closeAfter));
+    this.finish(false);
+  }
+
+  /** Lets go of the upstream side without reusing its socket. */
+  private dropUpstream(): void {
+    const conn = this.conn;
+    if (conn !== null) {
+      this.conn = null;
+      conn.owner.release(conn, false);
+    }
+    if (this.waitingOn !== null) {
+      // a queued or connecting acquire: cancel it, and let a connecting socket go to the idle stack
+      this.waitingOn.cancel(this);
+      this.waitingOn = null;
+      if (this.connecting !== null) this.connecting.user = null;
+      this.connecting = null;
+    }
+  }
+
+  /** The exchange is over; `abort` closes the client connection at once. */
+  private finish(abort: boolean): void {
+    if (!this.active) return;
+    this.active = false;
+    if (this.endpoint !== null) {
+      this.endpoint.inFlight--;
+      this.endpoint = null;
+    }
+    this.held = null;
+    this.outHead = null;
+    if (abort) {
+      this.dropUpstream();
+      this.ds.destroy();
+      return;
+    }
+    this.ds.exchangeDone(this.closeAfter);
+  }
+
+  /** The client went away mid-exchange. */
+  abort(): void {
+    if (!this.active) return;
+    this.closeAfter = true;
+    this.dropUpstream();
+    this.active = false;
+    if (this.endpoint !== null) {
+      this.endpoint.inFlight--;
+      this.endpoint = null;
+    }
+    this.held = null;
+  }
+
+  private reset(settings: ListenerSettings): void {
+    this.settings = settings;
+    this.route = null;
+    this.pool = null;
+    this.endpoint = null;
+    this.conn = null;
+    this.waitingOn = null;
+    this.connecting = null;
+    this.closeAfter = false;
+    this.reqFraming = F.none;
+    this.reqRemaining = 0;
+    this.requestComplete = false;
+    this.outHead = null;
+    this.held = null;
+    this.bodyStreamed = false;
+    this.tries = 0;
+    this.staleRetried = false;
+    this.lastFailure = Reason.upstreamConnectFailed;
+    this.respScanner.reset();
+    this.respBuf = null;
+    this.respFraming = F.none;
+    this.respRemaining = 0;
+    this.dechunk = false;
+    this.responseStarted = false;
+    this.responseComplete = false;
+    this.upstreamKeepAlive = true;
+    this.status = 0;
+    this.active = true;
+    this.wasReused = false;
+  }
+}
+
+/** A non-negative decimal without sign or spaces, below 2^53; -1 otherwise (RFC 9110 §8.6). */
+function parseDecimal(buf: Buffer, start: number, end: number): number {
+  if (end === start || end - start > 15) return -1;
+  let n = 0;
+  for (let p = start; p < end; p++) {
+    const d = buf[p] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Headers named in Connection are hop-by-hop; framing and Host are never dropped that way. */
+function dropNamed(buf: Buffer, f: RequestHead['fields'], token: string): void {
+  for (let i = 0; i < f.count; i++) {
+    const id = f.ids[i];
+    if (id === H.host || id === H.contentLength || id === H.transferEncoding || id === H.requestId) continue;
+    if (f.nameEnd[i] - f.nameStart[i] !== token.length) continue;
+    if (buf.latin1Slice(f.nameStart[i], f.nameEnd[i]).toLowerCase() === token) f.ids[i] = H.drop;
+  }
+}
+
+function stripPort(host: string): string {
+  if (host.charCodeAt(0) === 0x5b /* [ */) {
+    const close = host.indexOf(']');
+    return close < 0 ? host : host.slice(0, close + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+function isIdempotent(method: number): boolean {
+  return method === Method.GET || method === Method.HEAD || method === Method.OPTIONS || method === Method.PUT || method === Method.DELETE || method === Method.TRACE;
+}

@@ -1,0 +1,288 @@
+// An endpoint's keep-alive upstream sockets (ARCHITECTURE.md "connections"): idle sockets on a LIFO stack
+// (the most recently used is the least likely to have been closed by the server), at most `maxConnections`
+// open, and a bounded FIFO of exchanges waiting for one (HAProxy's maxconn + queue; 503 when full or when
+// `queueTimeout` passes). Socket handlers are module-level functions reading the connection off the socket.
+import net from 'node:net';
+import { now, watch, unwatch, type HasDeadline } from '../core/deadlines.ts';
+import { Reason, type ReasonCode } from '../core/errors.ts';
+import { RingQueue } from '../core/ring-queue.ts';
+import type { Endpoint, EndpointConnectionsLike } from '../upstream/endpoint.ts';
+import type { PoolSettings } from '../upstream/pool.ts';
+
+/** What an exchange implements to use an upstream connection. */
+export interface ConnectionUser {
+  /** A socket is ready (fresh or reused); write the request. */
+  onConnection(conn: UpstreamConnection): void;
+  /** No socket: connect failed or timed out, or the wait queue was full or timed out. */
+  onConnectFailed(reason: ReasonCode): void;
+  onUpstreamData(chunk: Buffer): void;
+  /** The upstream sent FIN. */
+  onUpstreamEnd(): void;
+  /** The socket closed (after `end`, an error, or a reset) while this user held it. */
+  onUpstreamClose(): void;
+  /** The response deadline the user set on the connection passed. */
+  onUpstreamTimeout(): void;
+  onUpstreamDrain(): void;
+}
+
+const C = { connecting: 0, busy: 1, idle: 2, closed: 3 } as const;
+
+const kConn = Symbol('fulcrum.upstreamConnection');
+interface TaggedSocket extends net.Socket {
+  [kConn]: UpstreamConnection;
+}
+
+export class UpstreamConnection implements HasDeadline {
+  readonly socket: net.Socket;
+  readonly owner: EndpointConnections;
+  user: ConnectionUser | null;
+  state: number;
+  /** Exchanges this socket has carried before the current one (0 = fresh). */
+  uses: number;
+  deadline: number;
+  /** Set by a connect timeout so the close handler reports it as such. */
+  connectTimedOut: boolean;
+
+  constructor(socket: net.Socket, owner: EndpointConnections, user: ConnectionUser) {
+    this.socket = socket;
+    this.owner = owner;
+    this.user = user;
+    this.state = C.connecting;
+    this.uses = 0;
+    this.deadline = 0;
+    this.connectTimedOut = false;
+  }
+
+  get reused(): boolean {
+    return this.uses > 0;
+  }
+
+  onDeadline(): void {
+    if (this.state === C.connecting) {
+      this.connectTimedOut = true;
+      this.socket.destroy();
+    } else if (this.state === C.busy) {
+      if (this.user !== null) this.user.onUpstreamTimeout();
+    } else this.socket.destroy();
+  }
+}
+
+function onConnect(this: TaggedSocket): void {
+  const conn = this[kConn];
+  conn.deadline = 0;
+  conn.state = C.busy;
+  const user = conn.user;
+  if (user !== null) user.onConnection(conn);
+  else conn.owner.release(conn, true);
+}
+
+function onData(this: TaggedSocket, chunk: Buffer): void {
+  const conn = this[kConn];
+  if (conn.state === C.busy && conn.user !== null) conn.user.onUpstreamData(chunk);
+  else this.destroy(); // bytes on an idle socket: the server is not speaking HTTP/1.1 keep-alive correctly
+}
+
+function onEnd(this: TaggedSocket): void {
+  const conn = this[kConn];
+  if (conn.state === C.busy && conn.user !== null) conn.user.onUpstreamEnd();
+  else this.destroy();
+}
+
+function onDrain(this: TaggedSocket): void {
+  const conn = this[kConn];
+  if (conn.user !== null) conn.user.onUpstreamDrain();
+}
+
+function onError(this: TaggedSocket): void {
+  // 'close' follows and does the bookkeeping; the error itself is expected (refused, reset, timeout).
+}
+
+function onClose(this: TaggedSocket): void {
+  const conn = this[kConn];
+  conn.owner.closed(conn);
+}
+
+export class EndpointConnections implements EndpointConnectionsLike, HasDeadline {
+  readonly endpoint: Endpoint;
+  settings: PoolSettings;
+  private readonly idle: UpstreamConnection[];
+  private readonly queue: RingQueue<ConnectionUser>;
+  private readonly queuedAt: RingQueue<number>;
+  private open: number;
+  private shut: boolean;
+  deadline: number;
+
+  constructor(endpoint: Endpoint, settings: PoolSettings) {
+    this.endpoint = endpoint;
+    this.settings = settings;
+    this.idle = [];
+    this.queue = new RingQueue();
+    this.queuedAt = new RingQueue();
+    this.open = 0;
+    this.shut = false;
+    this.deadline = 0;
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  get activeCount(): number {
+    return this.open - this.idle.length;
+  }
+
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Hands the user a socket through its callbacks (possibly before returning). Returns the connection
+   * being opened for the user, so it can be disowned (`user = null`) if the user gives up first.
+   */
+  // HOT PATH: pop an idle socket; otherwise connect or wait.
+  acquire(user: ConnectionUser, forceNew: boolean): UpstreamConnection | null {
+    if (this.shut) {
+      user.onConnectFailed(Reason.upstreamConnectFailed);
+      return null;
+    }
+    if (!forceNew) {
+      const conn = this.idle.pop();
+      if (conn !== undefined) {
+        this.lend(conn, user);
+        return null;
+      }
+    }
+    if (this.open < this.settings.maxConnections) return this.connect(user);
+    if (this.queue.length >= this.settings.maxQueue) {
+      user.onConnectFailed(Reason.queueFull);
+      return null;
+    }
+    this.queue.push(user);
+    this.queuedAt.push(now());
+    if (this.queue.length === 1) {
+      this.deadline = now() + this.settings.queueTimeoutMs;
+      watch(this);
+    }
+    return null;
+  }
+
+  /** A waiting user gave up (its client went away). */
+  cancel(user: ConnectionUser): void {
+    const before = this.queue.length;
+    if (!this.queue.remove(user)) return;
+    // queuedAt is only used for expiry order; dropping the newest stamp keeps it conservative.
+    if (this.queuedAt.length === before) this.queuedAt.shift();
+    if (this.queue.length === 0) this.stopQueueTimer();
+  }
+
+  /** The user is done with the socket; `reusable` when the exchange left it at a message boundary. */
+  release(conn: UpstreamConnection, reusable: boolean): void {
+    conn.user = null;
+    conn.uses++;
+    if (conn.state !== C.busy) return;
+    if (!reusable || this.shut || conn.socket.destroyed || this.settings.idleTimeoutMs === 0) {
+      conn.state = C.closed;
+      conn.socket.destroy();
+      return;
+    }
+    const next = this.nextWaiter();
+    if (next !== undefined) {
+      this.lend(conn, next);
+      return;
+    }
+    conn.state = C.idle;
+    conn.deadline = now() + this.settings.idleTimeoutMs;
+    this.idle.push(conn);
+  }
+
+  /** Closes idle sockets now and busy ones as they are released; used when the endpoint leaves its pool. */
+  close(): void {
+    this.shut = true;
+    for (const conn of this.idle.splice(0)) conn.socket.destroy();
+    let user: ConnectionUser | undefined;
+    while ((user = this.nextWaiter()) !== undefined) user.onConnectFailed(Reason.upstreamConnectFailed);
+  }
+
+  onDeadline(): void {
+    // The oldest waiter(s) timed out; the queue is FIFO so they sit at the head.
+    const t = now();
+    const limit = this.settings.queueTimeoutMs;
+    while (this.queue.length > 0 && this.queuedAt.peek()! + limit <= t) {
+      this.queuedAt.shift();
+      this.queue.shift()!.onConnectFailed(Reason.queueTimeout);
+    }
+    if (this.queue.length > 0) this.deadline = this.queuedAt.peek()! + limit;
+    else this.stopQueueTimer();
+  }
+
+  /** Called from the socket's 'close' handler. */
+  closed(conn: UpstreamConnection): void {
+    const state = conn.state;
+    conn.state = C.closed;
+    unwatch(conn);
+    this.open--;
+    if (state === C.idle) {
+      const i = this.idle.indexOf(conn);
+      if (i >= 0) this.idle.splice(i, 1);
+    } else if (state === C.connecting) {
+      const user = conn.user;
+      conn.user = null;
+      if (user !== null) user.onConnectFailed(conn.connectTimedOut ? Reason.upstreamTimeout : Reason.upstreamConnectFailed);
+    } else if (state === C.busy) {
+      const user = conn.user;
+      conn.user = null;
+      if (user !== null) user.onUpstreamClose();
+    }
+    // A slot opened: start a connection for the next waiter, if any.
+    if (!this.shut && this.queue.length > 0 && this.open < this.settings.maxConnections) {
+      const next = this.nextWaiter();
+      if (next !== undefined) this.connect(next);
+    }
+  }
+
+  private lend(conn: UpstreamConnection, user: ConnectionUser): void {
+    conn.state = C.busy;
+    conn.user = user;
+    conn.deadline = 0;
+    user.onConnection(conn);
+  }
+
+  private connect(user: ConnectionUser): UpstreamConnection {
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port, noDelay: true }) as TaggedSocket;
+    const conn = new UpstreamConnection(socket, this, user);
+    socket[kConn] = conn;
+    this.open++;
+    conn.deadline = now() + this.settings.connectTimeoutMs;
+    watch(conn);
+    socket.on('connect', onConnect);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('drain', onDrain);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    return conn;
+  }
+
+  private nextWaiter(): ConnectionUser | undefined {
+    const user = this.queue.shift();
+    if (user === undefined) return undefined;
+    this.queuedAt.shift();
+    if (this.queue.length === 0) this.stopQueueTimer();
+    else this.deadline = this.queuedAt.peek()! + this.settings.queueTimeoutMs;
+    return user;
+  }
+
+  private stopQueueTimer(): void {
+    this.deadline = 0;
+    unwatch(this);
+  }
+}
+
+/** The endpoint's connections, created on first use. */
+export function connectionsOf(endpoint: Endpoint, settings: PoolSettings): EndpointConnections {
+  const c = endpoint.connections;
+  if (c instanceof EndpointConnections) return c;
+  const created = new EndpointConnections(endpoint, settings);
+  endpoint.connections = created;
+  return created;
+}

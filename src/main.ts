@@ -1,0 +1,59 @@
+// The `fulcrum` command: dispatches to one module per verb in cli/.
+import { readFileSync } from 'node:fs';
+import { ExitCode } from './cli/exit-codes.ts';
+
+const usage = `fulcrum — a load balancer and reverse proxy
+
+usage:
+  fulcrum run CONFIG          run the balancer described by CONFIG (YAML or JSON)
+  fulcrum check CONFIG        validate CONFIG and exit (like nginx -t / haproxy -c)
+  fulcrum demo [--port N]     three demo backends and a balancer on :8080
+  fulcrum reload [CONFIG] [--admin HOST:PORT] [--pid PID]
+                              make a running balancer reload its config file
+  fulcrum --help | --version
+
+exit codes: 0 ok · 1 invalid config or reload rejected · 2 usage or unreadable file
+            3 could not start (e.g. address in use) · 4 running balancer unreachable
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  switch (verb) {
+    case undefined:
+    case 'demo':
+      return (await import('./cli/demo.ts')).demo(rest);
+    case 'run':
+      return (await import('./cli/run.ts')).run(rest);
+    case 'check':
+      return (await import('./cli/check.ts')).check(rest);
+    case 'reload':
+      return (await import('./cli/reload.ts')).reload(rest);
+    case '--version':
+    case '-v':
+      process.stdout.write(`fulcrum ${version()}\n`);
+      return ExitCode.ok;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(usage);
+      return ExitCode.ok;
+    default:
+      process.stderr.write(`fulcrum: unknown command ${JSON.stringify(verb)}\n\n${usage}`);
+      return ExitCode.usage;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`fulcrum: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,59 @@
+// One upstream address with its weight, state and live counters. Endpoints are keyed by address and kept
+// across reloads (ARCHITECTURE.md: "endpoints keyed by address keep state, counters and connections"), so
+// counters here are plain number fields read at scrape time.
+
+/** Endpoint states as small integers (hot path rule 2). */
+export const EndpointState = {
+  healthy: 0,
+  unhealthy: 1,
+  ejected: 2,
+  draining: 3,
+  disabled: 4,
+} as const;
+export type EndpointStateValue = (typeof EndpointState)[keyof typeof EndpointState];
+export const endpointStateNames = ['healthy', 'unhealthy', 'ejected', 'draining', 'disabled'] as const;
+
+/** What a data plane hangs on an endpoint to hold its upstream sockets (http/upstream-connections for L7). */
+export interface EndpointConnectionsLike {
+  /** Closes idle sockets now and the busy ones as they finish; no new ones are opened afterwards. */
+  close(): void;
+  readonly idleCount: number;
+  readonly activeCount: number;
+}
+
+export class Endpoint {
+  /** `host:port` as written in config (IPv6 in brackets); identity across reloads. */
+  readonly key: string;
+  readonly host: string;
+  readonly port: number;
+  weight: number;
+  state: EndpointStateValue;
+  /** Exchanges currently using this endpoint. */
+  inFlight: number;
+  /** Exchanges sent here, successful or not. */
+  requests: number;
+  /** Connect failures, resets and timeouts. */
+  failures: number;
+  /** Balancers mark an endpoint tried by stamping the exchange's pick epoch (allocation-free exclusion). */
+  triedEpoch: number;
+  /** The L7 socket cache; created by the data plane on first use. */
+  connections: EndpointConnectionsLike | null;
+
+  constructor(key: string, host: string, port: number, weight: number) {
+    this.key = key;
+    this.host = host;
+    this.port = port;
+    this.weight = weight;
+    this.state = EndpointState.healthy;
+    this.inFlight = 0;
+    this.requests = 0;
+    this.failures = 0;
+    this.triedEpoch = -1; // never equal to a pick epoch, including a fresh PickContext's 0
+    this.connections = null;
+  }
+
+  /** May take new work: healthy with a positive weight. */
+  get eligible(): boolean {
+    return this.state === EndpointState.healthy && this.weight > 0;
+  }
+}

@@ -1,0 +1,49 @@
+// A pool: endpoints + balancer + upstream limits (ARCHITECTURE.md vocabulary). Built per generation; the
+// endpoints themselves are reused across generations by address, so counters and sockets survive reloads.
+import type { Balancer, PickContext } from './balancing/types.ts';
+import { markTried } from './balancing/types.ts';
+import type { Endpoint } from './endpoint.ts';
+
+export interface PoolSettings {
+  /** Per endpoint: sockets open at once. */
+  maxConnections: number;
+  /** Per endpoint: exchanges waiting for a socket. */
+  maxQueue: number;
+  queueTimeoutMs: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+  /** Connect attempts across endpoints before the exchange fails. */
+  maxTries: number;
+}
+
+export class Pool {
+  readonly name: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly balancer: Balancer;
+  readonly settings: PoolSettings;
+  /** The set the balancer currently picks from. */
+  eligible: readonly Endpoint[];
+
+  constructor(name: string, endpoints: readonly Endpoint[], balancer: Balancer, settings: PoolSettings) {
+    this.name = name;
+    this.endpoints = endpoints;
+    this.balancer = balancer;
+    this.settings = settings;
+    this.eligible = [];
+    this.refresh();
+  }
+
+  /** Recomputes the eligible set and rebuilds the balancer's tables; call after any state or weight change. */
+  refresh(): void {
+    this.eligible = this.endpoints.filter((e) => e.eligible);
+    this.balancer.update(this.eligible);
+  }
+
+  // HOT PATH: the balancer picks over the eligible set; the pick is marked tried for this exchange.
+  pick(ctx: PickContext): Endpoint | undefined {
+    const e = this.balancer.pick(ctx);
+    if (e !== undefined) markTried(e, ctx);
+    return e;
+  }
+}
