@@ -32,6 +32,10 @@ function requestHeadFor(maxHeaders: number): RequestHead {
   return sharedHead;
 }
 
+/** Finished exchanges wait here for the next request on any connection (bounded). */
+const freeExchanges: Exchange[] = [];
+const MAX_FREE_EXCHANGES = 1024;
+
 const kDs = Symbol('fulcrum.downstream');
 interface TaggedSocket extends net.Socket {
   [kDs]: Downstream;
@@ -44,7 +48,8 @@ function onEnd(this: TaggedSocket): void {
   this[kDs].onEnd();
 }
 function onDrain(this: TaggedSocket): void {
-  this[kDs].exchange.onDownstreamDrain();
+  const x = this[kDs].exchange;
+  if (x !== null) x.onDownstreamDrain();
 }
 function onError(this: TaggedSocket): void {
   // 'close' follows; client resets are routine.
@@ -59,7 +64,8 @@ export class Downstream implements HasDeadline, Peer {
   readonly peerAddress: string;
   readonly forwardedPrefix: string;
   readonly forwardedNode: string;
-  readonly exchange: Exchange;
+  /** The exchange in progress; taken from a shared free list per request, so idle connections hold none. */
+  exchange: Exchange | null;
   private readonly scanner: HeadScanner;
   private state: number;
   /** Unparsed client bytes: buf[0, bufEnd). */
@@ -82,7 +88,7 @@ export class Downstream implements HasDeadline, Peer {
     const parts = peerParts(this.peerAddress);
     this.forwardedPrefix = parts.forwardedPrefix;
     this.forwardedNode = parts.forwardedNode;
-    this.exchange = new Exchange(this);
+    this.exchange = null;
     this.scanner = new HeadScanner();
     this.state = D.idle;
     this.buf = null;
@@ -118,7 +124,7 @@ export class Downstream implements HasDeadline, Peer {
   // HOT PATH: a whole request head usually arrives in one chunk and is parsed in place.
   onData(chunk: Buffer): void {
     if (this.state === D.active) {
-      this.exchange.onRequestData(chunk);
+      this.exchange!.onRequestData(chunk);
       return;
     }
     if (this.state === D.closed) return;
@@ -193,7 +199,10 @@ export class Downstream implements HasDeadline, Peer {
     this.requests++;
     if (settings.requestTimeoutMs > 0) this.setDeadline(T.request, settings.requestTimeoutMs);
     else this.setDeadline(T.none, 0);
-    this.exchange.start(head, buf, total, settings);
+    const x = freeExchanges.pop() ?? new Exchange();
+    x.ds = this;
+    this.exchange = x;
+    x.start(head, buf, total, settings);
   }
 
   /** Answers a request that could not be parsed, then closes: the stream cannot be trusted past it. */
@@ -207,6 +216,11 @@ export class Downstream implements HasDeadline, Peer {
 
   /** Called by the exchange when it is over. */
   exchangeDone(close: boolean): void {
+    const x = this.exchange;
+    if (x !== null) {
+      this.exchange = null;
+      if (freeExchanges.length < MAX_FREE_EXCHANGES) freeExchanges.push(x);
+    }
     if (this.state === D.closed) return;
     if (close || this.closing || this.clientEnded) {
       this.state = D.closed;
@@ -250,7 +264,7 @@ export class Downstream implements HasDeadline, Peer {
     this.state = D.closed;
     this.deadline = 0;
     unwatch(this);
-    this.exchange.abort();
+    if (this.exchange !== null) this.exchange.abort();
     this.buf = null;
     this.host.connections.delete(this);
     this.host.onDownstreamClosed(this);
@@ -265,7 +279,7 @@ export class Downstream implements HasDeadline, Peer {
       this.write(localReply(408, Reason.requestHeaderTimeout, '-', true, false, false));
       this.endSocket();
     } else if (kind === T.request && this.state === D.active) {
-      this.exchange.onRequestTimeout();
+      this.exchange!.onRequestTimeout();
     } else if (kind === T.idle || kind === T.head) {
       this.destroy(); // nothing in flight: close quietly, as HAProxy and NGINX do
     }

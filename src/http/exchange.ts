@@ -41,7 +41,8 @@ const responseHead = new ResponseHead(RESPONSE_LIMITS.maxHeaders);
 const MERGE_LIMIT = 16384;
 
 export class Exchange implements ConnectionUser {
-  readonly ds: Downstream;
+  /** The client connection this exchange currently serves (exchanges are recycled across connections). */
+  ds: Downstream;
   settings: ListenerSettings | null;
   route: Route | null;
   pool: Pool | null;
@@ -87,8 +88,8 @@ export class Exchange implements ConnectionUser {
   active: boolean;
   startedAt: number;
 
-  constructor(ds: Downstream) {
-    this.ds = ds;
+  constructor() {
+    this.ds = null as unknown as Downstream; // set by the downstream before start()
     this.settings = null;
     this.route = null;
     this.pool = null;
