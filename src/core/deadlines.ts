@@ -37,6 +37,8 @@ function sweep(): void {
 export function watch(m: HasDeadline): void {
   members.add(m);
   if (timer === null) {
+    // the clock stood still while nothing was watched
+    refreshClock();
     timer = setInterval(sweep, TICK_MS);
     timer.unref();
   }

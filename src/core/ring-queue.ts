@@ -37,10 +37,10 @@ export class RingQueue<T> {
     return item;
   }
 
-  /** Removes one item wherever it is (O(n); used only for cancellations). */
-  remove(item: T): boolean {
+  /** Removes the first item matching `pred` wherever it is (O(n); used only for cancellations). */
+  removeWhere(pred: (item: T) => boolean): boolean {
     for (let i = 0; i < this.size; i++) {
-      if (this.items[(this.head + i) & this.mask] === item) {
+      if (pred(this.items[(this.head + i) & this.mask] as T)) {
         for (let j = i; j < this.size - 1; j++) {
           this.items[(this.head + j) & this.mask] = this.items[(this.head + j + 1) & this.mask];
         }

@@ -109,8 +109,8 @@ export class Downstream implements HasDeadline, Peer {
     socket.on('error', onError);
     socket.on('close', onClose);
     host.connections.add(this);
+    watch(this); // first: it refreshes a clock that stood still while no connection was watched
     this.setDeadline(T.head, host.settings.requestHeaderTimeoutMs);
-    watch(this);
   }
 
   get isTrusted(): ((ip: string) => boolean) | null {

@@ -27,6 +27,12 @@ export interface ConnectionUser {
 
 const C = { connecting: 0, busy: 1, idle: 2, closed: 3 } as const;
 
+interface Waiter {
+  readonly user: ConnectionUser;
+  /** When it started waiting (coarse clock). */
+  readonly at: number;
+}
+
 const kConn = Symbol('fulcrum.upstreamConnection');
 interface TaggedSocket extends net.Socket {
   [kConn]: UpstreamConnection;
@@ -106,8 +112,8 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
   readonly endpoint: Endpoint;
   settings: PoolSettings;
   private readonly idle: UpstreamConnection[];
-  private readonly queue: RingQueue<ConnectionUser>;
-  private readonly queuedAt: RingQueue<number>;
+  /** Waiting users with the time they started waiting, oldest first. */
+  private readonly queue: RingQueue<Waiter>;
   private open: number;
   private shut: boolean;
   deadline: number;
@@ -117,7 +123,6 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     this.settings = settings;
     this.idle = [];
     this.queue = new RingQueue();
-    this.queuedAt = new RingQueue();
     this.open = 0;
     this.shut = false;
     this.deadline = 0;
@@ -157,8 +162,7 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
       user.onConnectFailed(Reason.queueFull);
       return null;
     }
-    this.queue.push(user);
-    this.queuedAt.push(now());
+    this.queue.push({ user, at: now() });
     if (this.queue.length === 1) {
       this.deadline = now() + this.settings.queueTimeoutMs;
       watch(this);
@@ -168,11 +172,9 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
 
   /** A waiting user gave up (its client went away). */
   cancel(user: ConnectionUser): void {
-    const before = this.queue.length;
-    if (!this.queue.remove(user)) return;
-    // queuedAt is only used for expiry order; dropping the newest stamp keeps it conservative.
-    if (this.queuedAt.length === before) this.queuedAt.shift();
+    if (!this.queue.removeWhere((w) => w.user === user)) return;
     if (this.queue.length === 0) this.stopQueueTimer();
+    else this.deadline = this.queue.peek()!.at + this.settings.queueTimeoutMs;
   }
 
   /** The user is done with the socket; `reusable` when the exchange left it at a message boundary. */
@@ -207,11 +209,10 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     // The oldest waiter(s) timed out; the queue is FIFO so they sit at the head.
     const t = now();
     const limit = this.settings.queueTimeoutMs;
-    while (this.queue.length > 0 && this.queuedAt.peek()! + limit <= t) {
-      this.queuedAt.shift();
-      this.queue.shift()!.onConnectFailed(Reason.queueTimeout);
+    while (this.queue.length > 0 && this.queue.peek()!.at + limit <= t) {
+      this.queue.shift()!.user.onConnectFailed(Reason.queueTimeout);
     }
-    if (this.queue.length > 0) this.deadline = this.queuedAt.peek()! + limit;
+    if (this.queue.length > 0) this.deadline = this.queue.peek()!.at + limit;
     else this.stopQueueTimer();
   }
 
@@ -252,8 +253,8 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     const conn = new UpstreamConnection(socket, this, user);
     socket[kConn] = conn;
     this.open++;
-    conn.deadline = now() + this.settings.connectTimeoutMs;
     watch(conn);
+    conn.deadline = now() + this.settings.connectTimeoutMs;
     socket.on('connect', onConnect);
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -264,12 +265,11 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
   }
 
   private nextWaiter(): ConnectionUser | undefined {
-    const user = this.queue.shift();
-    if (user === undefined) return undefined;
-    this.queuedAt.shift();
+    const waiter = this.queue.shift();
+    if (waiter === undefined) return undefined;
     if (this.queue.length === 0) this.stopQueueTimer();
-    else this.deadline = this.queuedAt.peek()! + this.settings.queueTimeoutMs;
-    return user;
+    else this.deadline = this.queue.peek()!.at + this.settings.queueTimeoutMs;
+    return waiter.user;
   }
 
   private stopQueueTimer(): void {
