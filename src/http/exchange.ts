@@ -156,7 +156,7 @@ export class Exchange implements ConnectionUser {
         if (f.ids[i] !== H.connection) continue;
         const value = src.latin1Slice(f.valueStart[i], f.valueEnd[i]).toLowerCase();
         for (const raw of value.split(',')) {
-          const token = raw.trim();
+          const token = trimOws(raw);
           if (token === 'close') close = true;
           else if (token === 'keep-alive') keepAliveToken = true;
           else if (token !== '' && token !== 'upgrade') dropNamed(src, f, token);
@@ -211,7 +211,7 @@ export class Exchange implements ConnectionUser {
       for (let i = 0; i < f.count; i++) {
         if (f.ids[i] === H.transferEncoding) te += (te === '' ? '' : ',') + src.latin1Slice(f.valueStart[i], f.valueEnd[i]);
       }
-      const codings = te.toLowerCase().split(',').map((s) => s.trim());
+      const codings = te.toLowerCase().split(',').map(trimOws);
       if (codings.length !== 1 || codings[0] !== 'chunked') {
         const last = codings[codings.length - 1];
         const known = codings.slice(0, -1).every((c) => c === 'gzip' || c === 'deflate' || c === 'compress' || c === 'x-gzip');
@@ -254,7 +254,11 @@ export class Exchange implements ConnectionUser {
       path = q < 0 ? full : full.slice(0, q);
     }
     const route = routes.match(hostKey, path);
-    if (route === null) return this.reply(404, Reason.noRoute);
+    if (route === null) {
+      // keep a pipelined next request: this one has no body, so the bytes after its head are the next one's
+      if (this.requestComplete && head.headEnd < end) this.ds.stash(buf, head.headEnd, end);
+      return this.reply(404, Reason.noRoute);
+    }
     this.route = route;
     this.pool = route.pool;
 
@@ -477,7 +481,7 @@ export class Exchange implements ConnectionUser {
       for (let i = 0; i < f.count; i++) {
         if (f.ids[i] !== H.connection) continue;
         for (const raw of buf.latin1Slice(f.valueStart[i], f.valueEnd[i]).toLowerCase().split(',')) {
-          const token = raw.trim();
+          const token = trimOws(raw);
           if (token === 'close') upstreamClose = true;
           else if (token === 'keep-alive' && head.version === 10) upstreamClose = false;
           else if (token !== '' && token !== 'keep-alive') dropNamed(buf, f, token);
@@ -496,7 +500,7 @@ export class Exchange implements ConnectionUser {
       if (clCount > 0) return this.upstreamFailed(Reason.upstreamBadResponse);
       let te = '';
       for (let i = 0; i < f.count; i++) if (f.ids[i] === H.transferEncoding) te += (te === '' ? '' : ',') + buf.latin1Slice(f.valueStart[i], f.valueEnd[i]);
-      if (te.trim().toLowerCase() !== 'chunked') return this.upstreamFailed(Reason.upstreamBadResponse);
+      if (trimOws(te).toLowerCase() !== 'chunked') return this.upstreamFailed(Reason.upstreamBadResponse);
       chunked = true;
     } else if (clCount > 0) {
       let i = -1;
@@ -663,8 +667,9 @@ export class Exchange implements ConnectionUser {
   /** Answers the client locally (no upstream response was forwarded). */
   private reply(status: number, reason: ReasonCode): void {
     this.dropUpstream();
-    // A body we did not read leaves the connection out of sync, and a malformed request may hide another.
-    if (!this.requestComplete || status === 400) this.closeAfter = true;
+    // A body we did not read leaves the connection out of sync, and a malformed or refused request may
+    // hide another.
+    if (!this.requestComplete || status === 400 || status === 417 || status === 501) this.closeAfter = true;
     this.status = status;
     this.responseStarted = true;
     this.ds.write(localReply(status, reason, this.requestId, this.closeAfter, this.methodCode === Method.HEAD, this.version === 10 && !this.closeAfter));
@@ -752,14 +757,23 @@ export class Exchange implements ConnectionUser {
 
 /** A non-negative decimal without sign or spaces, below 2^53; -1 otherwise (RFC 9110 §8.6). */
 function parseDecimal(buf: Buffer, start: number, end: number): number {
-  if (end === start || end - start > 15) return -1;
+  if (end === start || end - start > 16) return -1;
   let n = 0;
   for (let p = start; p < end; p++) {
     const d = buf[p] - 0x30;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
   }
-  return n;
+  return n > Number.MAX_SAFE_INTEGER ? -1 : n;
+}
+
+/** Trims optional whitespace (SP and HTAB only, RFC 9110 §5.6.3); String#trim would also eat U+00A0 and more. */
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+  return s.slice(a, b);
 }
 
 /** Headers named in Connection are hop-by-hop; framing and Host are never dropped that way. */

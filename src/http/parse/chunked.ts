@@ -1,23 +1,38 @@
 // Chunked transfer coding (RFC 9112 §7.1) as a resumable state machine over raw bytes. It validates and
 // locates: the proxy forwards the validated bytes as they are (pass-through) or only the data spans
-// (de-chunking for HTTP/1.0 clients). Chunk sizes are hex with no sign, prefix or whitespace and must stay
-// below 2^53; extensions must be `;token[=token|quoted-string]`; every line ends in CRLF. Trailer fields
-// follow the header rules of head.ts.
+// (de-chunking for HTTP/1.0 clients). Chunk sizes are 1-16 hex digits with no sign, prefix or whitespace
+// and stay below 2^53; extensions follow RFC 9112 §7.1.1 (`;name[=token|quoted-string]`, its BWS allowed
+// except between the size and the first `;`); every line ends in CRLF. Trailer fields follow the header
+// rules of head.ts.
 import { CR, HEX, HTAB, LF, SP, TOKEN, FIELD_VALUE } from './chars.ts';
+
+const SEMI = 0x3b;
+const EQUALS = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 const S = {
   size: 0,
-  ext: 1,
-  sizeLf: 2,
-  data: 3,
-  dataCr: 4,
-  dataLf: 5,
-  trailerStart: 6,
-  trailerLine: 7,
-  trailerLf: 8,
-  endLf: 9,
-  done: 10,
-  error: 11,
+  sizeLf: 1,
+  data: 2,
+  dataCr: 3,
+  dataLf: 4,
+  trailerStart: 5,
+  trailerLine: 6,
+  trailerLf: 7,
+  endLf: 8,
+  done: 9,
+  error: 10,
+  // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), ext-val = token / quoted-string
+  extBeforeName: 11,
+  extName: 12,
+  extAfterName: 13,
+  extBeforeValue: 14,
+  extToken: 15,
+  extQuoted: 16,
+  extEscape: 17,
+  extValueEnd: 18,
+  extAfterValue: 19,
 } as const;
 
 const MAX_SIZE_DIGITS = 16;
@@ -30,8 +45,6 @@ export class ChunkedDecoder {
   private digits: number;
   private lineBytes: number;
   private trailerBytes: number;
-  private inQuote: boolean;
-  private escaped: boolean;
   private lineStartedToken: boolean;
   /** Cap on the whole trailer section. */
   maxTrailerBytes: number;
@@ -45,8 +58,6 @@ export class ChunkedDecoder {
     this.digits = 0;
     this.lineBytes = 0;
     this.trailerBytes = 0;
-    this.inQuote = false;
-    this.escaped = false;
     this.lineStartedToken = false;
     this.maxTrailerBytes = maxTrailerBytes;
     this.spanStart = 0;
@@ -59,8 +70,6 @@ export class ChunkedDecoder {
     this.digits = 0;
     this.lineBytes = 0;
     this.trailerBytes = 0;
-    this.inQuote = false;
-    this.escaped = false;
     this.lineStartedToken = false;
     this.spanStart = 0;
     this.spanEnd = 0;
@@ -96,28 +105,10 @@ export class ChunkedDecoder {
           }
           if (this.digits === 0) return this.fail(pos);
           if (c === CR) this.state = S.sizeLf;
-          else if (c === 0x3b /* ; */) {
-            this.state = S.ext;
+          else if (c === SEMI) {
+            this.state = S.extBeforeName;
             this.lineBytes = 0;
-            this.inQuote = false;
-            this.escaped = false;
           } else return this.fail(pos);
-          pos++;
-          continue;
-        }
-        case S.ext: {
-          // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ); checked loosely for shape but
-          // strictly for the bytes that matter: no CTL, no bare CR/LF, bounded length.
-          if (++this.lineBytes > MAX_LINE) return this.fail(pos);
-          if (this.inQuote) {
-            // quoted-string: a quoted-pair escapes any visible char or SP/HTAB
-            if (FIELD_VALUE[c] !== 1) return this.fail(pos);
-            if (this.escaped) this.escaped = false;
-            else if (c === 0x5c) this.escaped = true;
-            else if (c === 0x22) this.inQuote = false;
-          } else if (c === CR) this.state = S.sizeLf;
-          else if (c === 0x22) this.inQuote = true;
-          else if (TOKEN[c] !== 1 && c !== 0x3b && c !== 0x3d && c !== SP && c !== HTAB) return this.fail(pos);
           pos++;
           continue;
         }
@@ -182,6 +173,23 @@ export class ChunkedDecoder {
           if (c !== LF) return this.fail(pos);
           this.state = S.done;
           return pos + 1;
+        case S.extBeforeName:
+        case S.extName:
+        case S.extAfterName:
+        case S.extBeforeValue:
+        case S.extToken:
+        case S.extQuoted:
+        case S.extEscape:
+        case S.extValueEnd:
+        case S.extAfterValue: {
+          // extensions are rare: one byte at a time, bounded
+          if (++this.lineBytes > MAX_LINE) return this.fail(pos);
+          const next = extNext(this.state, c);
+          if (next === S.error) return this.fail(pos);
+          this.state = next;
+          pos++;
+          continue;
+        }
         default:
           // done or error: consume nothing more
           return pos;
@@ -193,5 +201,35 @@ export class ChunkedDecoder {
   private fail(pos: number): number {
     this.state = S.error;
     return pos;
+  }
+}
+
+/** One byte of a chunk extension: the next state, `sizeLf` at the line's CR, or `error`. */
+function extNext(state: number, c: number): number {
+  const ws = c === SP || c === HTAB;
+  switch (state) {
+    case S.extBeforeName:
+      return ws ? state : TOKEN[c] === 1 ? S.extName : S.error;
+    case S.extName:
+      if (TOKEN[c] === 1) return state;
+      return c === EQUALS ? S.extBeforeValue : c === SEMI ? S.extBeforeName : c === CR ? S.sizeLf : ws ? S.extAfterName : S.error;
+    case S.extAfterName:
+      return ws ? state : c === EQUALS ? S.extBeforeValue : c === SEMI ? S.extBeforeName : S.error;
+    case S.extBeforeValue:
+      return ws ? state : TOKEN[c] === 1 ? S.extToken : c === DQUOTE ? S.extQuoted : S.error;
+    case S.extToken:
+      if (TOKEN[c] === 1) return state;
+      return c === SEMI ? S.extBeforeName : c === CR ? S.sizeLf : ws ? S.extAfterValue : S.error;
+    case S.extQuoted:
+      // qdtext = HTAB / SP / VCHAR except DQUOTE and "\" / obs-text
+      return c === DQUOTE ? S.extValueEnd : c === BACKSLASH ? S.extEscape : FIELD_VALUE[c] === 1 ? state : S.error;
+    case S.extEscape:
+      // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+      return FIELD_VALUE[c] === 1 ? S.extQuoted : S.error;
+    case S.extValueEnd:
+      return c === SEMI ? S.extBeforeName : c === CR ? S.sizeLf : ws ? S.extAfterValue : S.error;
+    default:
+      // extAfterValue
+      return ws ? state : c === SEMI ? S.extBeforeName : S.error;
   }
 }

@@ -44,12 +44,17 @@ export class HeadScanner {
     this.error = 0;
   }
 
-  /** Returns the index just past the head's final CRLF, -1 when more bytes are needed, -2 on error. */
+  /**
+   * Returns the index just past the head's final CRLF, -1 when more bytes are needed, -2 on error. The
+   * outcome does not depend on how the bytes were split across calls: a limit is checked on the bytes
+   * before each LF, as it would have been had the head arrived one byte at a time.
+   */
   scan(buf: Buffer, end: number, limits: HeadLimits, isRequest: boolean): number {
     let from = this.scanned;
     while (true) {
       const lf = buf.indexOf(LF, from);
       if (lf < 0 || lf >= end) break;
+      if (lf > limits.maxHeadSize || (this.lines === 0 && lf > limits.maxStartLine + 2)) return this.fail(this.overLimit(lf, limits, isRequest));
       if (lf === 0 || buf[lf - 1] !== CR) return this.fail(ParseError.badRequest);
       if (this.lines === 0) {
         if (lf + 1 > limits.maxStartLine + 2) return this.fail(isRequest ? ParseError.uriTooLong : ParseError.headersTooLarge);
@@ -65,10 +70,19 @@ export class HeadScanner {
       from = lf + 1;
     }
     this.scanned = from;
-    if (this.lines === 0 && end > limits.maxStartLine + 2) return this.fail(isRequest ? ParseError.uriTooLong : ParseError.headersTooLarge);
-    if (end > limits.maxHeadSize) return this.fail(ParseError.headersTooLarge);
+    const over = this.overLimit(end, limits, isRequest);
+    if (over !== 0) return this.fail(over);
     // A CR at the very end may still be followed by its LF; a CR followed by anything else is caught by the parser.
     return -1;
+  }
+
+  /** The status owed when `seen` bytes hold no complete head yet, given the lines counted so far; 0 if none. */
+  private overLimit(seen: number, limits: HeadLimits, isRequest: boolean): number {
+    // Whichever limit a growing head crosses first wins: 414 when the start line's cap comes no later.
+    if (this.lines === 0 && seen > limits.maxStartLine + 2 && limits.maxStartLine + 2 <= limits.maxHeadSize) {
+      return isRequest ? ParseError.uriTooLong : ParseError.headersTooLarge;
+    }
+    return seen > limits.maxHeadSize ? ParseError.headersTooLarge : 0;
   }
 
   private fail(status: number): number {
