@@ -1,0 +1,36 @@
+// The two backends every target balances over: one NGINX worker serving two ports, each answering
+// `/` with a 13-byte body and `/64k` with 64 KiB from a file. Pinned with wrk, away from the proxy core.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { freePort, HOST, waitForListening } from './net.ts';
+import { launch, type Launched } from './processes.ts';
+import { nginxArgs, nginxConfig } from './nginx-conf.ts';
+import type { Upstream } from './targets/types.ts';
+
+export const SMALL_BODY = 'Hello, world\n';
+export const LARGE_BODY_BYTES = 64 * 1024;
+
+export interface Backends {
+  readonly upstreams: readonly Upstream[];
+  readonly launched: Launched;
+}
+
+function server(port: number, www: string): string {
+  return `  server {
+    listen ${HOST}:${port};
+    location = / { default_type text/plain; return 200 "${SMALL_BODY.replace('\n', '\\n')}"; }
+    location = /64k { root ${www}; default_type application/octet-stream; }
+  }`;
+}
+
+export async function startBackends(dir: string, nginx: string, cpus: string | undefined): Promise<Backends> {
+  const www = `${dir}/www`;
+  mkdirSync(www, { mode: 0o755 });
+  writeFileSync(`${www}/64k`, Buffer.alloc(LARGE_BODY_BYTES, 'x'), { mode: 0o644 });
+  const ports = [await freePort(), await freePort()];
+  const http = `  sendfile on;\n  tcp_nopush on;\n${ports.map((port) => server(port, www)).join('\n')}`;
+  const configPath = `${dir}/backends.conf`;
+  writeFileSync(configPath, nginxConfig(dir, 'backends', http));
+  const launched = launch('backends', nginx, nginxArgs(dir, 'backends', configPath), `${dir}/backends.log`, cpus);
+  for (const port of ports) await waitForListening(port, launched, 10_000);
+  return { upstreams: ports.map((port) => ({ host: HOST, port })), launched };
+}
