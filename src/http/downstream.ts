@@ -5,6 +5,7 @@ import type net from 'node:net';
 import { now, unwatch, watch, type HasDeadline } from '../core/deadlines.ts';
 import { Reason } from '../core/errors.ts';
 import { Exchange } from './exchange.ts';
+import { noteWritePending } from './upstream-connections.ts';
 import { peerParts, type Peer } from './forward-headers.ts';
 import type { ListenerSettings } from './listener-settings.ts';
 import { localReply, reasonForStatus } from './local-reply.ts';
@@ -234,7 +235,10 @@ export class Downstream implements HasDeadline, Peer {
   }
 
   write(data: Buffer): boolean {
-    return this.socket.write(data);
+    const ok = this.socket.write(data);
+    // still queued: `data` may be a view of an upstream read buffer, which must not be reused yet
+    if (this.socket.writableLength !== 0) noteWritePending();
+    return ok;
   }
 
   pauseReading(): void {

@@ -388,9 +388,9 @@ export class Exchange implements ConnectionUser {
     this.wasReused = conn.reused;
     const head = this.outHead!;
     const held = this.held;
-    if (held !== null && held.length <= MERGE_LIMIT) {
-      conn.socket.write(Buffer.concat([head, held], head.length + held.length));
-    } else {
+    if (held === null) conn.socket.write(head);
+    else if (held.length <= MERGE_LIMIT) conn.socket.write(Buffer.concat([head, held], head.length + held.length));
+    else {
       conn.socket.cork();
       conn.socket.write(head);
       if (held !== null) conn.socket.write(held);

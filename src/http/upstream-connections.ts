@@ -38,8 +38,20 @@ interface TaggedSocket extends net.Socket {
   [kConn]: UpstreamConnection;
 }
 
+/** Bytes per upstream read (as Node's default read size). */
+const READ_BUFFER_BYTES = 65536;
+
+/**
+ * Set by a write that could not complete at once: the bytes it wrote may be a view of an upstream read
+ * buffer, which must then not be reused for the next read. See `UpstreamConnection.nextReadBuffer`.
+ */
+let writeLeftPending = false;
+export function noteWritePending(): void {
+  writeLeftPending = true;
+}
+
 export class UpstreamConnection implements HasDeadline {
-  readonly socket: net.Socket;
+  socket: net.Socket;
   readonly owner: EndpointConnections;
   user: ConnectionUser | null;
   state: number;
@@ -48,15 +60,47 @@ export class UpstreamConnection implements HasDeadline {
   deadline: number;
   /** Set by a connect timeout so the close handler reports it as such. */
   connectTimedOut: boolean;
+  /**
+   * Responses are read into this connection's own buffer (Node's `onread`), not a new Buffer per read:
+   * no allocation and no stream machinery per chunk. The exchange forwards views of it; if such a view is
+   * still queued for writing when the read callback returns, the buffer is replaced before the next read.
+   */
+  private readBuffer: Buffer | null;
+  private readBufferTaken: boolean;
 
-  constructor(socket: net.Socket, owner: EndpointConnections, user: ConnectionUser) {
-    this.socket = socket;
+  constructor(owner: EndpointConnections, user: ConnectionUser) {
+    this.socket = null as unknown as net.Socket; // set right after, by connect()
     this.owner = owner;
     this.user = user;
     this.state = C.connecting;
     this.uses = 0;
     this.deadline = 0;
     this.connectTimedOut = false;
+    this.readBuffer = null;
+    this.readBufferTaken = false;
+  }
+
+  /** Node asks for the buffer of the next read after every read. */
+  nextReadBuffer(): Buffer {
+    if (this.readBuffer === null || this.readBufferTaken) {
+      this.readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+      this.readBufferTaken = false;
+    }
+    return this.readBuffer;
+  }
+
+  // HOT PATH: one upstream read, as a view of the connection's read buffer.
+  onRead(nread: number, buf: Buffer): void {
+    if (this.state !== C.busy || this.user === null) {
+      this.socket.destroy(); // bytes on an idle socket: the server is not speaking HTTP/1.1 keep-alive correctly
+      return;
+    }
+    writeLeftPending = false;
+    this.user.onUpstreamData(buf.subarray(0, nread));
+    if (writeLeftPending) {
+      this.readBufferTaken = true;
+      writeLeftPending = false;
+    }
   }
 
   get reused(): boolean {
@@ -82,10 +126,9 @@ function onConnect(this: TaggedSocket): void {
   else conn.owner.release(conn, true);
 }
 
-function onData(this: TaggedSocket, chunk: Buffer): void {
-  const conn = this[kConn];
-  if (conn.state === C.busy && conn.user !== null) conn.user.onUpstreamData(chunk);
-  else this.destroy(); // bytes on an idle socket: the server is not speaking HTTP/1.1 keep-alive correctly
+function onRead(this: TaggedSocket, nread: number, buf: Buffer): boolean {
+  this[kConn].onRead(nread, buf);
+  return true; // reading is paused explicitly, for backpressure
 }
 
 function onEnd(this: TaggedSocket): void {
@@ -249,14 +292,19 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
   }
 
   private connect(user: ConnectionUser): UpstreamConnection {
-    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port, noDelay: true }) as TaggedSocket;
-    const conn = new UpstreamConnection(socket, this, user);
+    const conn = new UpstreamConnection(this, user);
+    const socket = net.connect({
+      host: this.endpoint.host,
+      port: this.endpoint.port,
+      noDelay: true,
+      onread: { buffer: () => conn.nextReadBuffer(), callback: onRead },
+    }) as TaggedSocket;
+    conn.socket = socket;
     socket[kConn] = conn;
     this.open++;
     watch(conn);
     conn.deadline = now() + this.settings.connectTimeoutMs;
     socket.on('connect', onConnect);
-    socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('drain', onDrain);
     socket.on('error', onError);
