@@ -3,9 +3,9 @@
 // response head → downstream; body streamed back with backpressure both ways. Before any request byte
 // went upstream a failed connect moves to the next endpoint (bounded by the pool's maxTries); after, the
 // client gets 502/504 or, once response bytes were sent, a closed connection.
-import { randomUUID } from 'node:crypto';
 import { now } from '../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../core/errors.ts';
+import { nextRequestId } from '../core/request-id.ts';
 import '../core/latin1.ts';
 import { beginPick, PickContext } from '../upstream/balancing/types.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
@@ -145,7 +145,7 @@ export class Exchange implements ConnectionUser {
       this.requestId = src.latin1Slice(f.valueStart[ridIdx], f.valueEnd[ridIdx]);
     } else {
       if (ridIdx >= 0) f.ids[ridIdx] = H.drop; // empty or oversized: replace it
-      this.requestId = randomUUID();
+      this.requestId = nextRequestId();
     }
 
     // Connection options (RFC 9112 §9.3, RFC 9110 §7.6.1).

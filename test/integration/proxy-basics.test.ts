@@ -60,7 +60,7 @@ describe('proxying HTTP/1.1 through round robin', () => {
     assert.equal(echo.headers['x-forwarded-proto'], 'http');
     assert.equal(echo.headers['x-forwarded-host'], `127.0.0.1:${lb.port()}`);
     assert.match(String(echo.headers['forwarded']), /^for=127\.0\.0\.1;host="127\.0\.0\.1:\d+";proto=http$/);
-    assert.match(String(echo.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    assert.match(String(echo.headers['x-request-id']), /^[0-9a-f]{16}-[0-9a-f]{10,}$/);
     assert.equal(echo.headers['via'], '1.1 fulcrum');
     assert.equal(echo.headers['x-secret'], undefined, 'a header named in Connection is hop-by-hop');
     assert.equal(echo.headers['keep-alive'], undefined);
@@ -168,7 +168,7 @@ describe('proxying HTTP/1.1 through round robin', () => {
       assert.equal(res.statusCode, 404);
       const body = await res.body.text();
       assert.match(body, /reason: no_route/);
-      assert.match(body, /request-id: [0-9a-f-]{36}/);
+      assert.match(body, /request-id: [0-9a-f]{16}-[0-9a-f]{10,}/);
       const ok = await request(lb2.url('/api/x'));
       assert.equal(ok.statusCode, 200);
       await ok.body.text();

@@ -47,7 +47,7 @@ function assertLocalReply(r: Reply, status: number, reason: string, requestId?: 
   assert.equal(r.headers['x-fulcrum-reason'], reason);
   assert.match(r.body, new RegExp(`reason: ${reason}\\n`));
   if (requestId !== undefined) assert.match(r.body, new RegExp(`request-id: ${requestId}\\n`));
-  else assert.match(r.body, /request-id: [0-9a-f-]{36}\n/);
+  else assert.match(r.body, /request-id: [0-9a-f]{16}-[0-9a-f]{10,}\n/);
 }
 
 async function waitFor(what: string, cond: () => boolean, timeoutMs = 2000): Promise<void> {
