@@ -1,7 +1,7 @@
 // One client connection: reads request heads (keep-alive and pipelining), runs one Exchange at a time,
 // and owns the connection's single deadline — request head (slowloris), keep-alive idle, or the overall
 // request timeout. Socket handlers are module-level functions reading the Downstream off the socket.
-import type net from 'node:net';
+import net from 'node:net';
 import { now, unwatch, watch, type HasDeadline } from '../core/deadlines.ts';
 import { Reason } from '../core/errors.ts';
 import { Exchange } from './exchange.ts';
@@ -42,8 +42,33 @@ interface TaggedSocket extends net.Socket {
   [kDs]: Downstream;
 }
 
-function onData(this: TaggedSocket, chunk: Buffer): void {
-  this[kDs].onData(chunk);
+/**
+ * Client bytes are read into this one buffer (Node's `onread`): no Buffer allocation and no stream
+ * machinery per read. Reads are handled one at a time and synchronously, so one buffer serves every
+ * connection — as long as nothing keeps a view of it past the read callback. Whatever is kept (a partial
+ * head, pipelined bytes, body bytes queued for an upstream write) is copied first.
+ */
+export const CLIENT_READ_BUFFER = Buffer.allocUnsafeSlow(65536);
+
+function onRead(this: TaggedSocket, nread: number, buf: Buffer): boolean {
+  this[kDs].onData(buf.subarray(0, nread));
+  return true; // reading is paused explicitly, for backpressure
+}
+
+/** Copies `view` if it points into the shared read buffer; returns it as is otherwise. */
+export function own(view: Buffer): Buffer {
+  return view.buffer === CLIENT_READ_BUFFER.buffer ? Buffer.from(view) : view;
+}
+
+/** Wraps an accepted TCP handle (from the listener) in a socket that reads into the shared buffer. */
+export function clientSocket(handle: unknown): net.Socket {
+  return new net.Socket({
+    handle: handle as net.Socket,
+    allowHalfOpen: true,
+    readable: true,
+    writable: true,
+    onread: { buffer: CLIENT_READ_BUFFER, callback: onRead },
+  } as unknown as net.SocketConstructorOpts);
 }
 function onEnd(this: TaggedSocket): void {
   this[kDs].onEnd();
@@ -104,7 +129,6 @@ export class Downstream implements HasDeadline, Peer {
     this.requests = 0;
     (socket as TaggedSocket)[kDs] = this;
     socket.setNoDelay(true);
-    socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('drain', onDrain);
     socket.on('error', onError);
@@ -131,11 +155,14 @@ export class Downstream implements HasDeadline, Peer {
     if (this.state === D.closed) return;
     this.append(chunk, 0, chunk.length);
     this.parseLoop();
+    // what stays for later must not point into the shared read buffer
+    if (this.bufEnd > 0) this.buf = own(this.buf!.subarray(0, this.bufEnd));
   }
 
   /** Keeps client bytes that belong to later requests (pipelining) until the current exchange is done. */
   stash(buf: Buffer, start: number, end: number): void {
     this.append(buf, start, end);
+    if (this.state === D.active) this.buf = own(this.buf!.subarray(0, this.bufEnd));
     // Bound what a pipelining client can park here; the kernel buffers the rest.
     if (this.state === D.active && this.bufEnd > this.host.settings.limits.maxHeadSize) this.pauseReading();
   }

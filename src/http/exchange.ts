@@ -332,7 +332,8 @@ export class Exchange implements ConnectionUser {
       const conn = this.conn;
       if (conn !== null) {
         this.bodyStreamed = true;
-        if (!conn.socket.write(bodyEnd === chunk.length ? chunk : chunk.subarray(0, bodyEnd))) this.ds.pauseReading();
+        // a copy: the chunk is a view of the shared client read buffer and the write may stay queued
+        if (!conn.socket.write(Buffer.from(chunk.subarray(0, bodyEnd)))) this.ds.pauseReading();
       } else {
         // reading was paused, but bytes already on their way are kept for the connection
         const piece = chunk.subarray(0, bodyEnd);

@@ -2,7 +2,7 @@
 // reload (one assignment); connections already open read the new settings from their next request on,
 // while an exchange in flight keeps the settings it started with.
 import net from 'node:net';
-import { Downstream, type DownstreamHost } from './downstream.ts';
+import { clientSocket, Downstream, type DownstreamHost } from './downstream.ts';
 import type { ListenerSettings } from './listener-settings.ts';
 
 export class HttpListener implements DownstreamHost {
@@ -16,9 +16,7 @@ export class HttpListener implements DownstreamHost {
     this.connections = new Set();
     this.stopping = null;
     // allowHalfOpen: a client that half-closes after its request still gets the response.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      new Downstream(socket, this);
-    });
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true });
   }
 
   listen(host: string, port: number): Promise<net.AddressInfo> {
@@ -27,6 +25,7 @@ export class HttpListener implements DownstreamHost {
       this.server.once('error', onError);
       this.server.listen({ host, port, backlog: 1024 }, () => {
         this.server.off('error', onError);
+        takeOverAccept(this.server, this);
         resolve(this.server.address() as net.AddressInfo);
       });
     });
@@ -62,4 +61,22 @@ export class HttpListener implements DownstreamHost {
       }, drainTimeoutMs);
     });
   }
+}
+
+interface ServerHandle {
+  onconnection: (err: number, clientHandle: unknown) => void;
+}
+
+/**
+ * Accepted connections are wrapped by Fulcrum instead of net.Server, because only a socket created with
+ * the `onread` option reads into a caller's buffer, and net.Server offers no way to pass it. Everything
+ * else net.Server does on accept (the 'connection' event, connection counting) Fulcrum does not use.
+ */
+function takeOverAccept(server: net.Server, listener: HttpListener): void {
+  const handle = (server as unknown as { _handle: ServerHandle | null })._handle;
+  if (handle === null || typeof handle.onconnection !== 'function') throw new Error('listener: no accept handle to take over');
+  handle.onconnection = (err: number, clientHandle: unknown) => {
+    if (err || clientHandle === undefined) return; // e.g. EMFILE: the kernel keeps the connection queued
+    new Downstream(clientSocket(clientHandle), listener);
+  };
 }
