@@ -84,6 +84,8 @@ export class Exchange implements ConnectionUser {
   responseStarted: boolean;
   responseComplete: boolean;
   upstreamKeepAlive: boolean;
+  /** Reading the response is paused for backpressure. */
+  upstreamPaused: boolean;
   status: number;
   active: boolean;
   startedAt: number;
@@ -123,6 +125,7 @@ export class Exchange implements ConnectionUser {
     this.responseStarted = false;
     this.responseComplete = false;
     this.upstreamKeepAlive = true;
+    this.upstreamPaused = false;
     this.status = 0;
     this.active = false;
     this.startedAt = 0;
@@ -550,16 +553,18 @@ export class Exchange implements ConnectionUser {
     this.responseStarted = true;
     this.held = null;
     const skip = this.dechunk ? RESPONSE_SKIP_DECHUNK : RESPONSE_SKIP;
-    const statusLine = 'HTTP/1.1 ' + buf.latin1Slice(head.statusStart, head.fieldsStart);
+    // the status line as received when the upstream speaks HTTP/1.1, else rewritten to our version
+    const lineEnd = head.version === 11 ? head.fieldsStart : 0;
+    const statusLine = head.version === 11 ? '' : 'HTTP/1.1 ' + buf.latin1Slice(head.statusStart, head.fieldsStart);
     if (this.respFraming === F.length && bodyBytes <= this.respRemaining && bodyBytes <= MERGE_LIMIT) {
       // common case: the whole (small) body, or a first piece of it, arrived with the head
       this.respRemaining -= bodyBytes;
-      const ok = this.ds.write(buildHead(buf, 0, 0, statusLine, f, skip, suffix, buf, bodyStart, buf.length));
+      const ok = this.ds.write(buildHead(buf, 0, lineEnd, statusLine, f, skip, suffix, buf, bodyStart, buf.length));
       if (this.respRemaining === 0) return this.responseDone();
-      if (!ok) this.conn!.socket.pause();
+      if (!ok) this.pauseUpstream();
       return;
     }
-    this.ds.write(buildHead(buf, 0, 0, statusLine, f, skip, suffix, null, 0, 0));
+    this.ds.write(buildHead(buf, 0, lineEnd, statusLine, f, skip, suffix, null, 0, 0));
     if (this.respFraming === F.none) return this.responseDone(bodyBytes > 0);
     if (bodyBytes > 0) this.onResponseBody(buf, bodyStart, buf.length);
   }
@@ -593,12 +598,23 @@ export class Exchange implements ConnectionUser {
     } else {
       ok = this.ds.write(pos === 0 ? buf : buf.subarray(pos, end));
     }
-    if (!ok && this.conn !== null) this.conn.socket.pause();
+    if (!ok) this.pauseUpstream();
+  }
+
+  /** The client is not keeping up: stop reading the response until it drains. */
+  private pauseUpstream(): void {
+    if (this.conn !== null && !this.upstreamPaused) {
+      this.upstreamPaused = true;
+      this.conn.socket.pause();
+    }
   }
 
   /** The client drained: resume reading the response. */
   onDownstreamDrain(): void {
-    if (this.conn !== null && this.responseStarted && !this.responseComplete) this.conn.socket.resume();
+    if (this.upstreamPaused && this.conn !== null && this.responseStarted && !this.responseComplete) {
+      this.upstreamPaused = false;
+      this.conn.socket.resume();
+    }
   }
 
   onUpstreamEnd(): void {
@@ -657,7 +673,10 @@ export class Exchange implements ConnectionUser {
     if (conn !== null) {
       this.conn = null;
       conn.deadline = 0;
-      conn.socket.resume();
+      if (this.upstreamPaused) {
+        this.upstreamPaused = false;
+        conn.socket.resume();
+      }
       conn.owner.release(conn, this.upstreamKeepAlive && this.requestComplete && !extraBytes);
     }
     this.finish(false);
@@ -750,6 +769,7 @@ export class Exchange implements ConnectionUser {
     this.responseStarted = false;
     this.responseComplete = false;
     this.upstreamKeepAlive = true;
+    this.upstreamPaused = false;
     this.status = 0;
     this.active = true;
     this.wasReused = false;
