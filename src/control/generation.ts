@@ -7,6 +7,7 @@ import { EndpointConnections } from '../http/upstream-connections.ts';
 import type { ListenerSettings } from '../http/listener-settings.ts';
 import { Route, RouteTable } from '../routing/route-table.ts';
 import { balancerPlugins } from '../upstream/balancing/registry.ts';
+import { compileKey, type KeySpec } from '../upstream/balancing/keys.ts';
 import type { Balancer } from '../upstream/balancing/types.ts';
 import { Endpoint } from '../upstream/endpoint.ts';
 import { Pool, type PoolSettings } from '../upstream/pool.ts';
@@ -89,7 +90,9 @@ export function buildGeneration(config: Config, id: number, previous: Generation
       endpoints.set(key, endpoint);
       list.push(endpoint);
     }
-    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings));
+    const balancer = p.balancer as { key?: KeySpec };
+    const key = balancer.key === undefined ? null : compileKey(balancer.key);
+    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings, key));
   }
   const listeners = new Map<string, ListenerSettings>();
   for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools));

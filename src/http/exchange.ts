@@ -15,6 +15,8 @@ import type { Downstream } from './downstream.ts';
 import { forwardedSuffix } from './forward-headers.ts';
 import type { ListenerSettings } from './listener-settings.ts';
 import { localReply, reasonForStatus } from './local-reply.ts';
+import { hashString } from '../core/hash.ts';
+import { HeadKeyRequest } from './key-request.ts';
 import { ChunkedDecoder } from './parse/chunked.ts';
 import { HOST } from './parse/chars.ts';
 import { H } from './parse/header-ids.ts';
@@ -54,6 +56,12 @@ export class Exchange implements ConnectionUser {
   /** The socket in use had carried earlier exchanges (so it may have been closed by the server meanwhile). */
   wasReused: boolean;
   readonly ctx: PickContext;
+  /** Reused per exchange to extract a hash balancer's key. */
+  private readonly keyRequest: HeadKeyRequest;
+  /** When the upstream attempt started (performance.now), for the balancer's latency feedback. */
+  sentAt: number;
+  /** Reused for Balancer.observe: no allocation per exchange. */
+  private readonly outcome: { ok: boolean; latencyMs: number };
   requestId: string;
   methodCode: number;
   version: number;
@@ -101,6 +109,9 @@ export class Exchange implements ConnectionUser {
     this.connecting = null;
     this.wasReused = false;
     this.ctx = new PickContext();
+    this.keyRequest = new HeadKeyRequest();
+    this.sentAt = 0;
+    this.outcome = { ok: true, latencyMs: 0 };
     this.requestId = '';
     this.methodCode = 0;
     this.version = 11;
@@ -281,6 +292,14 @@ export class Exchange implements ConnectionUser {
     const hostForHeaders = hostText ?? (hostStart >= 0 ? src.latin1Slice(hostStart, hostEnd) : '');
     suffix += forwardedSuffix(src, f, ds, trusted, hostForHeaders, this.ctx);
     if (ridIdx < 0 || f.ids[ridIdx] === H.drop) suffix += settings.requestIdHeader + ': ' + this.requestId + '\r\n';
+    // A hash balancer's key is read here, while the head is at hand, and its hash kept for retries.
+    const extract = route.pool.key;
+    if (extract !== null) {
+      this.keyRequest.reset(head, this.ctx.clientAddress, target === '*' ? '' : target);
+      const key = extract(this.keyRequest);
+      this.ctx.hasHash = key !== null;
+      this.ctx.hash = key === null ? 0 : hashString(key);
+    }
     suffix += '\r\n';
     const skip = trusted ? TRUSTED_SKIP : UNTRUSTED_SKIP;
 
@@ -373,6 +392,7 @@ export class Exchange implements ConnectionUser {
 
   private useEndpoint(endpoint: Endpoint, forceNew: boolean): void {
     this.endpoint = endpoint;
+    if (this.pool!.balancer.observe !== undefined) this.sentAt = performance.now();
     endpoint.inFlight++;
     endpoint.requests++;
     const connections = connectionsOf(endpoint, this.pool!.settings);
@@ -413,6 +433,7 @@ export class Exchange implements ConnectionUser {
     this.endpoint = null;
     if (reason === Reason.queueFull || reason === Reason.queueTimeout) return this.reply(503, reason);
     endpoint.failures++;
+    this.observe(endpoint, false);
     this.lastFailure = reason;
     if (this.tries < this.pool!.settings.maxTries) return this.connect();
     this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
@@ -470,6 +491,7 @@ export class Exchange implements ConnectionUser {
       this.respBuf = null;
       this.status = status;
       if (this.conn !== null) this.conn.deadline = 0;
+      if (this.endpoint !== null) this.observe(this.endpoint, status < 500);
       this.onResponseHead(view, end);
       return;
     }
@@ -601,6 +623,15 @@ export class Exchange implements ConnectionUser {
     if (!ok) this.pauseUpstream();
   }
 
+  /** Latency feedback for adaptive balancers: time from the upstream attempt to its outcome. */
+  private observe(endpoint: Endpoint, ok: boolean): void {
+    const balancer = this.pool!.balancer;
+    if (balancer.observe === undefined) return;
+    this.outcome.ok = ok;
+    this.outcome.latencyMs = performance.now() - this.sentAt;
+    balancer.observe(endpoint, this.outcome);
+  }
+
   /** The client is not keeping up: stop reading the response until it drains. */
   private pauseUpstream(): void {
     if (this.conn !== null && !this.upstreamPaused) {
@@ -662,6 +693,7 @@ export class Exchange implements ConnectionUser {
   }
 
   private upstreamFailed(reason: ReasonCode): void {
+    if (this.endpoint !== null && this.status === 0) this.observe(this.endpoint, false);
     this.dropUpstream();
     if (!this.responseStarted) this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
     else this.finish(true);

@@ -3,6 +3,7 @@
 import type { Balancer, PickContext } from './balancing/types.ts';
 import { markTried } from './balancing/types.ts';
 import type { Endpoint } from './endpoint.ts';
+import type { KeyExtractor } from './balancing/keys.ts';
 
 export interface PoolSettings {
   /** Per endpoint: sockets open at once. */
@@ -22,14 +23,17 @@ export class Pool {
   readonly endpoints: readonly Endpoint[];
   readonly balancer: Balancer;
   readonly settings: PoolSettings;
+  /** For hash balancers: what to hash (compiled from the balancer's `key` option); null otherwise. */
+  readonly key: KeyExtractor | null;
   /** The set the balancer currently picks from. */
   eligible: readonly Endpoint[];
 
-  constructor(name: string, endpoints: readonly Endpoint[], balancer: Balancer, settings: PoolSettings) {
+  constructor(name: string, endpoints: readonly Endpoint[], balancer: Balancer, settings: PoolSettings, key: KeyExtractor | null = null) {
     this.name = name;
     this.endpoints = endpoints;
     this.balancer = balancer;
     this.settings = settings;
+    this.key = key;
     this.eligible = [];
     this.refresh();
   }

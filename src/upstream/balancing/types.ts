@@ -9,13 +9,17 @@ export class PickContext {
   epoch: number;
   /** Client address after trusted-proxy resolution (for hash-based balancers). */
   clientAddress: string;
-  /** A precomputed 32-bit hash of the request's balancing key, when the pool hashes. */
+  /** A 32-bit hash of the request's balancing key (keys.ts), computed once per exchange when the pool hashes. */
   hash: number;
+  /** False when the pool hashes but the request lacks the key: hash balancers then fall back (HAProxy does
+   *  round robin in that case). */
+  hasHash: boolean;
 
   constructor() {
     this.epoch = 0;
     this.clientAddress = '';
     this.hash = 0;
+    this.hasHash = false;
   }
 }
 
