@@ -11,6 +11,7 @@ import { compileKey, type KeySpec } from '../upstream/balancing/keys.ts';
 import type { Balancer } from '../upstream/balancing/types.ts';
 import { Endpoint } from '../upstream/endpoint.ts';
 import { Pool, type PoolSettings } from '../upstream/pool.ts';
+import { StickyCookies } from '../upstream/sticky/cookie.ts';
 import type { Config, ListenerConfig, PoolConfig } from './config/schema.ts';
 
 export interface Generation {
@@ -92,7 +93,8 @@ export function buildGeneration(config: Config, id: number, previous: Generation
     }
     const balancer = p.balancer as { key?: KeySpec };
     const key = balancer.key === undefined ? null : compileKey(balancer.key);
-    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings, key));
+    const sticky = p.sticky === undefined ? null : new StickyCookies(p.sticky, p.name, list);
+    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings, key, sticky));
   }
   const listeners = new Map<string, ListenerSettings>();
   for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools));

@@ -7,7 +7,7 @@ import { now } from '../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../core/errors.ts';
 import { nextRequestId } from '../core/request-id.ts';
 import '../core/latin1.ts';
-import { beginPick, PickContext } from '../upstream/balancing/types.ts';
+import { beginPick, markTried, PickContext } from '../upstream/balancing/types.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
 import type { Pool } from '../upstream/pool.ts';
 import type { Route } from '../routing/route-table.ts';
@@ -56,6 +56,8 @@ export class Exchange implements ConnectionUser {
   /** The socket in use had carried earlier exchanges (so it may have been closed by the server meanwhile). */
   wasReused: boolean;
   readonly ctx: PickContext;
+  /** The endpoint a valid sticky cookie pins this request to, if any. */
+  stickyEndpoint: Endpoint | null;
   /** Reused per exchange to extract a hash balancer's key. */
   private readonly keyRequest: HeadKeyRequest;
   /** When the upstream attempt started (performance.now), for the balancer's latency feedback. */
@@ -110,6 +112,7 @@ export class Exchange implements ConnectionUser {
     this.wasReused = false;
     this.ctx = new PickContext();
     this.keyRequest = new HeadKeyRequest();
+    this.stickyEndpoint = null;
     this.sentAt = 0;
     this.outcome = { ok: true, latencyMs: 0 };
     this.requestId = '';
@@ -294,12 +297,14 @@ export class Exchange implements ConnectionUser {
     if (ridIdx < 0 || f.ids[ridIdx] === H.drop) suffix += settings.requestIdHeader + ': ' + this.requestId + '\r\n';
     // A hash balancer's key is read here, while the head is at hand, and its hash kept for retries.
     const extract = route.pool.key;
+    const sticky = route.pool.sticky;
+    if (extract !== null || sticky !== null) this.keyRequest.reset(head, this.ctx.clientAddress, target === '*' ? '' : target);
     if (extract !== null) {
-      this.keyRequest.reset(head, this.ctx.clientAddress, target === '*' ? '' : target);
       const key = extract(this.keyRequest);
       this.ctx.hasHash = key !== null;
       this.ctx.hash = key === null ? 0 : hashString(key);
     }
+    if (sticky !== null) this.stickyEndpoint = sticky.resolve(this.keyRequest.cookie(sticky.name)) ?? null;
     suffix += '\r\n';
     const skip = trusted ? TRUSTED_SKIP : UNTRUSTED_SKIP;
 
@@ -381,7 +386,13 @@ export class Exchange implements ConnectionUser {
       beginPick(this.ctx);
       this.startedAt = now();
     }
-    const endpoint = pool.pick(this.ctx);
+    // A sticky cookie's endpoint first, while it may take work; otherwise (or on a retry) the balancer.
+    const pinned = this.stickyEndpoint;
+    let endpoint: Endpoint | undefined;
+    if (pinned !== null && this.tries === 0 && pinned.eligible) {
+      endpoint = pinned;
+      markTried(pinned, this.ctx);
+    } else endpoint = pool.pick(this.ctx);
     if (endpoint === undefined) {
       if (this.tries === 0) return this.reply(503, Reason.noEligibleEndpoint);
       return this.reply(this.lastFailure === Reason.upstreamTimeout ? 504 : 502, this.lastFailure);
@@ -565,6 +576,8 @@ export class Exchange implements ConnectionUser {
     if (!this.requestComplete) this.closeAfter = true; // the client is still sending a body we will not read
 
     let suffix = framingLine;
+    const sticky = this.pool!.sticky;
+    if (sticky !== null && this.endpoint !== null && this.endpoint !== this.stickyEndpoint) suffix += sticky.setCookieLine(this.endpoint);
     if (this.closeAfter) suffix += 'connection: close\r\n';
     else if (this.version === 10) suffix += 'connection: keep-alive\r\n';
     suffix += 'via: 1.1 fulcrum\r\n\r\n';
@@ -783,6 +796,7 @@ export class Exchange implements ConnectionUser {
     this.conn = null;
     this.waitingOn = null;
     this.connecting = null;
+    this.stickyEndpoint = null;
     this.closeAfter = false;
     this.reqFraming = F.none;
     this.reqRemaining = 0;

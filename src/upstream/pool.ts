@@ -4,6 +4,7 @@ import type { Balancer, PickContext } from './balancing/types.ts';
 import { markTried } from './balancing/types.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { KeyExtractor } from './balancing/keys.ts';
+import type { StickyCookies } from './sticky/cookie.ts';
 
 export interface PoolSettings {
   /** Per endpoint: sockets open at once. */
@@ -25,15 +26,25 @@ export class Pool {
   readonly settings: PoolSettings;
   /** For hash balancers: what to hash (compiled from the balancer's `key` option); null otherwise. */
   readonly key: KeyExtractor | null;
+  /** Cookie stickiness, when configured. */
+  readonly sticky: StickyCookies | null;
   /** The set the balancer currently picks from. */
   eligible: readonly Endpoint[];
 
-  constructor(name: string, endpoints: readonly Endpoint[], balancer: Balancer, settings: PoolSettings, key: KeyExtractor | null = null) {
+  constructor(
+    name: string,
+    endpoints: readonly Endpoint[],
+    balancer: Balancer,
+    settings: PoolSettings,
+    key: KeyExtractor | null = null,
+    sticky: StickyCookies | null = null,
+  ) {
     this.name = name;
     this.endpoints = endpoints;
     this.balancer = balancer;
     this.settings = settings;
     this.key = key;
+    this.sticky = sticky;
     this.eligible = [];
     this.refresh();
   }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { addressSchema, cidrSchema, isHostname, listenAddressSchema, parseAddress } from '../../core/address.ts';
 import { describeFound, durationSchema, sizeSchema } from '../../core/units.ts';
 import { balancerPlugins } from '../../upstream/balancing/registry.ts';
+import { stickySchema } from '../../upstream/sticky/cookie.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
 /** A field that accepts any input and either parses it or reports `expected …, found …`. */
@@ -212,6 +213,8 @@ export const poolSchema = z.strictObject({
   timeouts: poolTimeoutsSchema.prefault({}),
   /** Connect attempts across endpoints before 502. HAProxy `retries 3`. */
   maxTries: integerIn(1, 10).prefault(3),
+  /** Absent: no stickiness. `{ cookie: {…} }`: cookie insertion (upstream/sticky/cookie.ts). */
+  sticky: stickySchema.optional(),
 });
 
 // ---- top level --------------------------------------------------------------------------------------------------
