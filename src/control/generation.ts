@@ -11,6 +11,7 @@ import { compileKey, type KeySpec } from '../upstream/balancing/keys.ts';
 import type { Balancer } from '../upstream/balancing/types.ts';
 import { Endpoint } from '../upstream/endpoint.ts';
 import { Pool, type PoolSettings } from '../upstream/pool.ts';
+import { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { StickyCookies } from '../upstream/sticky/cookie.ts';
 import type { Config, ListenerConfig, PoolConfig } from './config/schema.ts';
 
@@ -93,7 +94,12 @@ export function buildGeneration(config: Config, id: number, previous: Generation
     }
     const balancer = p.balancer as { key?: KeySpec };
     const key = balancer.key === undefined ? null : compileKey(balancer.key);
-    const sticky = p.sticky === undefined ? null : new StickyCookies(p.sticky, p.name, list);
+    const sticky =
+      p.sticky?.cookie !== undefined
+        ? new StickyCookies(p.sticky.cookie, p.name, list)
+        : p.sticky?.appCookie !== undefined
+          ? new AppCookieSticky(p.sticky.appCookie, p.name, list)
+          : null;
     pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings, key, sticky));
   }
   const listeners = new Map<string, ListenerSettings>();

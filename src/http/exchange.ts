@@ -17,6 +17,8 @@ import type { ListenerSettings } from './listener-settings.ts';
 import { localReply, reasonForStatus } from './local-reply.ts';
 import { hashString } from '../core/hash.ts';
 import { HeadKeyRequest } from './key-request.ts';
+import { StickyCookies } from '../upstream/sticky/cookie.ts';
+import type { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { ChunkedDecoder } from './parse/chunked.ts';
 import { HOST } from './parse/chars.ts';
 import { H } from './parse/header-ids.ts';
@@ -577,7 +579,11 @@ export class Exchange implements ConnectionUser {
 
     let suffix = framingLine;
     const sticky = this.pool!.sticky;
-    if (sticky !== null && this.endpoint !== null && this.endpoint !== this.stickyEndpoint) suffix += sticky.setCookieLine(this.endpoint);
+    if (sticky !== null && this.endpoint !== null) {
+      if (sticky instanceof StickyCookies) {
+        if (this.endpoint !== this.stickyEndpoint) suffix += sticky.setCookieLine(this.endpoint);
+      } else learnSessions(buf, f, sticky, this.endpoint);
+    }
     if (this.closeAfter) suffix += 'connection: close\r\n';
     else if (this.version === 10) suffix += 'connection: keep-alive\r\n';
     suffix += 'via: 1.1 fulcrum\r\n\r\n';
@@ -864,4 +870,17 @@ function stripPort(host: string): string {
 
 function isIdempotent(method: number): boolean {
   return method === Method.GET || method === Method.HEAD || method === Method.OPTIONS || method === Method.PUT || method === Method.DELETE || method === Method.TRACE;
+}
+
+/** Records which endpoint issued the session cookie in a response's Set-Cookie lines. */
+function learnSessions(buf: Buffer, f: RequestHead['fields'], sticky: AppCookieSticky, endpoint: Endpoint): void {
+  const prefix = sticky.name + '=';
+  for (let i = 0; i < f.count; i++) {
+    if (f.nameEnd[i] - f.nameStart[i] !== 10 || buf.latin1Slice(f.nameStart[i], f.nameEnd[i]).toLowerCase() !== 'set-cookie') continue;
+    const line = buf.latin1Slice(f.valueStart[i], f.valueEnd[i]);
+    if (!line.startsWith(prefix)) continue;
+    const semi = line.indexOf(';');
+    const value = line.slice(prefix.length, semi < 0 ? line.length : semi).trim();
+    if (value !== '') sticky.learn(value, endpoint);
+  }
 }

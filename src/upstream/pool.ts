@@ -4,6 +4,7 @@ import type { Balancer, PickContext } from './balancing/types.ts';
 import { markTried } from './balancing/types.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { KeyExtractor } from './balancing/keys.ts';
+import type { AppCookieSticky } from './sticky/app-cookie.ts';
 import type { StickyCookies } from './sticky/cookie.ts';
 
 export interface PoolSettings {
@@ -26,8 +27,8 @@ export class Pool {
   readonly settings: PoolSettings;
   /** For hash balancers: what to hash (compiled from the balancer's `key` option); null otherwise. */
   readonly key: KeyExtractor | null;
-  /** Cookie stickiness, when configured. */
-  readonly sticky: StickyCookies | null;
+  /** Stickiness, when configured: Fulcrum's own cookie, or the endpoints' session cookie. */
+  readonly sticky: StickyCookies | AppCookieSticky | null;
   /** The set the balancer currently picks from. */
   eligible: readonly Endpoint[];
 
@@ -37,7 +38,7 @@ export class Pool {
     balancer: Balancer,
     settings: PoolSettings,
     key: KeyExtractor | null = null,
-    sticky: StickyCookies | null = null,
+    sticky: StickyCookies | AppCookieSticky | null = null,
   ) {
     this.name = name;
     this.endpoints = endpoints;

@@ -8,6 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { durationSchema } from '../../core/units.ts';
 import type { Endpoint } from '../endpoint.ts';
+import { appCookieSchema } from './app-cookie.ts';
 
 const cookieName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected a cookie name (letters, digits and !#$%&\'*+-.^_`|~)');
 const cookieAttribute = z.string().regex(/^[\x21-\x3a\x3c-\x7e]+$/, 'expected a value without spaces, ";" or control characters');
@@ -26,8 +27,14 @@ export const stickyCookieSchema = z.strictObject({
    *  restarts; otherwise one is generated per process (kept across reloads). */
   secret: z.string().min(16, 'expected a secret of at least 16 characters').optional(),
 });
-export const stickySchema = z.strictObject({ cookie: stickyCookieSchema });
+/** Exactly one mode: `cookie` (Fulcrum inserts its own cookie) or `appCookie` (learn the endpoint's). */
+export const stickySchema = z
+  .strictObject({ cookie: stickyCookieSchema.optional(), appCookie: appCookieSchema.optional() })
+  .refine((s) => (s.cookie === undefined) !== (s.appCookie === undefined), {
+    error: 'expected exactly one of "cookie" or "appCookie"',
+  });
 export type StickyConfig = z.output<typeof stickySchema>;
+export type StickyCookieConfig = NonNullable<StickyConfig['cookie']>;
 
 const processSecret = randomBytes(32);
 
@@ -36,8 +43,7 @@ export class StickyCookies {
   private readonly byId: Map<string, Endpoint>;
   private readonly lines: Map<Endpoint, string>;
 
-  constructor(config: StickyConfig, pool: string, endpoints: readonly Endpoint[]) {
-    const c = config.cookie;
+  constructor(c: StickyCookieConfig, pool: string, endpoints: readonly Endpoint[]) {
     this.name = c.name;
     this.byId = new Map();
     this.lines = new Map();
