@@ -1,6 +1,6 @@
 // Request and response head parsing, and chunked decoding: the per-request work of http/parse.
 import { ChunkedDecoder } from '../../src/http/parse/chunked.ts';
-import { HeadScanner, parseRequestHead, parseResponseHead, RequestHead, ResponseHead } from '../../src/http/parse/head.ts';
+import { findHeadEnd, HeadScanner, parseRequestHead, parseResponseHead, RequestHead, ResponseHead } from '../../src/http/parse/head.ts';
 import { measure } from './harness.ts';
 
 const request = Buffer.from(
@@ -23,12 +23,20 @@ const rs = new ResponseHead(100);
 const rid = Buffer.from('x-request-id');
 const decoder = new ChunkedDecoder(32768);
 
-measure('scan + parse a 9-field request head', () => {
+measure('find end + parse a 9-field request head (fast path)', () => {
+  const end = findHeadEnd(request, 0, request.length);
+  if (parseRequestHead(request, end, rq, rid) !== 0) throw new Error('parse failed');
+});
+measure('find end + parse a 6-field response head (fast path)', () => {
+  const end = findHeadEnd(response, 0, response.length);
+  if (parseResponseHead(response, end, rs) !== 0) throw new Error('parse failed');
+});
+measure('scan + parse a 9-field request head (line by line)', () => {
   scanner.reset();
   const end = scanner.scan(request, request.length, limits, true);
   if (parseRequestHead(request, end, rq, rid) !== 0) throw new Error('parse failed');
 });
-measure('scan + parse a 6-field response head', () => {
+measure('scan + parse a 6-field response head (line by line)', () => {
   scanner.reset();
   const end = scanner.scan(response, response.length, limits, false);
   if (parseResponseHead(response, end, rs) !== 0) throw new Error('parse failed');

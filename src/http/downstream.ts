@@ -10,7 +10,7 @@ import { peerParts, type Peer } from './forward-headers.ts';
 import type { ListenerSettings } from './listener-settings.ts';
 import { localReply, reasonForStatus } from './local-reply.ts';
 import { CR, LF } from './parse/chars.ts';
-import { HeadScanner, parseRequestHead, RequestHead } from './parse/head.ts';
+import { findHeadEnd, HeadScanner, parseRequestHead, RequestHead, withinLimits } from './parse/head.ts';
 
 /** What a downstream needs from its listener: the current generation's settings and its connection set. */
 export interface DownstreamHost {
@@ -214,12 +214,22 @@ export class Downstream implements HasDeadline, Peer {
       this.scanner.reset();
       this.setDeadline(T.head, settings.requestHeaderTimeoutMs);
     }
-    const end = this.scanner.scan(buf, this.bufEnd, settings.limits, true);
-    if (end === -1) return;
-    if (end === -2) return this.refuse(this.scanner.error);
     const head = requestHeadFor(settings.limits.maxHeaders);
-    const status = parseRequestHead(buf, end, head, settings.requestIdName);
-    if (status !== 0) return this.refuse(status);
+    // HOT PATH: the whole head is usually here; one search finds its end.
+    let end = findHeadEnd(buf, this.scanner.scanned, this.bufEnd);
+    if (
+      end < 0 ||
+      parseRequestHead(buf, end, head, settings.requestIdName) !== 0 ||
+      !withinLimits(end, head.fieldsStart, head.fields.count, settings.limits)
+    ) {
+      // incomplete or refused: the line-by-line scanner decides, so the answer is the same however the
+      // bytes were split
+      end = this.scanner.scan(buf, this.bufEnd, settings.limits, true);
+      if (end === -1) return;
+      if (end === -2) return this.refuse(this.scanner.error);
+      const status = parseRequestHead(buf, end, head, settings.requestIdName);
+      if (status !== 0) return this.refuse(status);
+    }
     const total = this.bufEnd;
     this.buf = null;
     this.bufEnd = 0;

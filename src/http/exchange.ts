@@ -22,7 +22,7 @@ import type { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { ChunkedDecoder } from './parse/chunked.ts';
 import { HOST } from './parse/chars.ts';
 import { H } from './parse/header-ids.ts';
-import { HeadScanner, Method, parseResponseHead, ResponseHead, type RequestHead } from './parse/head.ts';
+import { findHeadEnd, HeadScanner, Method, parseResponseHead, ResponseHead, withinLimits, type RequestHead } from './parse/head.ts';
 import { buildHead, mask } from './serialize.ts';
 import { connectionsOf, type ConnectionUser, type EndpointConnections, type UpstreamConnection } from './upstream-connections.ts';
 
@@ -483,12 +483,16 @@ export class Exchange implements ConnectionUser {
     // Interim 1xx responses may precede the final one; each is a complete head.
     while (true) {
       const view = start === 0 ? buf : buf.subarray(start);
-      const end = this.respScanner.scan(view, view.length, RESPONSE_LIMITS, false);
-      if (end === -1) {
-        this.respBuf = start === 0 && buf === this.respBuf ? buf : Buffer.from(view);
-        return;
+      // HOT PATH: one search for the end of a head that arrived whole; the scanner otherwise
+      let end = findHeadEnd(view, this.respScanner.scanned, view.length);
+      if (end < 0 || parseResponseHead(view, end, responseHead) !== 0 || !withinLimits(end, responseHead.fieldsStart, responseHead.fields.count, RESPONSE_LIMITS)) {
+        end = this.respScanner.scan(view, view.length, RESPONSE_LIMITS, false);
+        if (end === -1) {
+          this.respBuf = start === 0 && buf === this.respBuf ? buf : Buffer.from(view);
+          return;
+        }
+        if (end === -2 || parseResponseHead(view, end, responseHead) !== 0) return this.upstreamFailed(Reason.upstreamBadResponse);
       }
-      if (end === -2 || parseResponseHead(view, end, responseHead) !== 0) return this.upstreamFailed(Reason.upstreamBadResponse);
       const status = responseHead.status;
       if (status < 200) {
         if (status === 101) return this.upstreamFailed(Reason.upstreamBadResponse); // no upgrade was offered

@@ -91,6 +91,24 @@ export class HeadScanner {
   }
 }
 
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/**
+ * The fast path for a head that arrived whole: one native search for its end instead of one per line.
+ * Returns the index just past the final CRLF CRLF, or -1. It decides nothing about validity: a head it
+ * finds is parsed strictly, and anything the parse or the limits refuse is re-read by HeadScanner, whose
+ * answer (which error comes first) is the one given — so the status never depends on how bytes arrived.
+ */
+export function findHeadEnd(buf: Buffer, from: number, end: number): number {
+  const at = buf.indexOf(CRLFCRLF, from > 3 ? from - 3 : 0);
+  return at < 0 || at + 4 > end ? -1 : at + 4;
+}
+
+/** Whether a head parsed by the fast path is within the limits HeadScanner enforces. */
+export function withinLimits(headEnd: number, fieldsStart: number, fieldCount: number, limits: HeadLimits): boolean {
+  return headEnd <= limits.maxHeadSize && fieldsStart <= limits.maxStartLine + 2 && fieldCount <= limits.maxHeaders;
+}
+
 export const Method = {
   other: 0,
   GET: 1,
