@@ -2,58 +2,9 @@
 // concurrent clients for 2 s. least-connections keeps in-flight counts level, so the slow origin — holding
 // each request 50× longer — gets a small share; round robin, for contrast, gives it exactly a third.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { Agent, request } from 'undici';
 import { simpleConfig, startFulcrum } from '../helpers/fulcrum.ts';
-
-interface NamedOrigin {
-  readonly name: string;
-  readonly address: string;
-  close(): Promise<void>;
-}
-
-/** An origin that answers its name after `delayMs`. */
-async function startNamedOrigin(name: string, delayMs: number): Promise<NamedOrigin> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    const reply = () => res.end(name);
-    if (delayMs > 0) setTimeout(reply, delayMs);
-    else reply();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    name,
-    address: `127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())).then(() => server.closeAllConnections()),
-  };
-}
-
-/** `clients` loops sending requests back to back for `durationMs`; returns the replies counted by origin. */
-async function drive(url: string, clients: number, durationMs: number): Promise<Map<string, number>> {
-  const agent = new Agent({ connections: clients });
-  const counts = new Map<string, number>();
-  const end = Date.now() + durationMs;
-  const client = async () => {
-    while (Date.now() < end) {
-      const res = await request(url, { dispatcher: agent });
-      assert.equal(res.statusCode, 200);
-      const name = await res.body.text();
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, client));
-  await agent.close();
-  return counts;
-}
-
-function shareOf(counts: Map<string, number>, name: string): number {
-  let total = 0;
-  for (const n of counts.values()) total += n;
-  return (counts.get(name) ?? 0) / total;
-}
+import { drive, shareOf, startNamedOrigin, type NamedOrigin } from '../helpers/load.ts';
 
 describe('least-connections with one slow endpoint', () => {
   let origins: NamedOrigin[];
