@@ -1,9 +1,10 @@
 // Shared by the hash balancers (hash, ring-hash, maglev, rendezvous): their option schemas, the endpoint-set
 // signature that decides when a table is rebuilt (update() only, never per pick), a per-pick "seen" stamp for
-// bounded walks, and the bounded-load test of Mirrokni, Thorup and Zadimoghaddam (SODA 2018, §2), which is
+// bounded walks (walkOwners), and the bounded-load test of Mirrokni, Thorup and Zadimoghaddam (SODA 2018, §2), which is
 // HAProxy's `hash-balance-factor` and Envoy's `hash_balance_factor`.
 import { z } from 'zod';
 import type { Endpoint } from '../endpoint.ts';
+import { isTried, type PickContext } from './types.ts';
 
 export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
@@ -141,4 +142,33 @@ export class LoadBound {
     }
     return load <= Math.ceil((this.factor * (this.total + 1) * this.weights[i]) / this.totalWeight);
   }
+}
+
+/**
+ * Retries and busy endpoints for table balancers (ring-hash points, maglev entries): from `start`, the next
+ * entries of `owners` in order, each distinct endpoint looked at once. When every untried endpoint is over
+ * the load bound, the first untried one met takes the exchange.
+ */
+export function walkOwners(
+  owners: ArrayLike<number>,
+  start: number,
+  endpoints: readonly Endpoint[],
+  ctx: PickContext,
+  stamps: WalkStamps,
+  bound: LoadBound,
+): Endpoint | undefined {
+  const size = owners.length;
+  const n = endpoints.length;
+  stamps.begin();
+  let seen = 0;
+  let fallback = -1;
+  for (let step = 0, i = start; step < size && seen < n; step++, i = i + 1 === size ? 0 : i + 1) {
+    const o = owners[i];
+    if (!stamps.first(o)) continue;
+    seen++;
+    if (isTried(endpoints[o], ctx)) continue;
+    if (bound.allows(o)) return endpoints[o];
+    if (fallback < 0) fallback = o;
+  }
+  return fallback < 0 ? undefined : endpoints[fallback];
 }

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { hashString } from '../../core/hash.ts';
 import type { Plugin } from '../../core/registry.ts';
 import type { Endpoint } from '../endpoint.ts';
-import { balanceFactorSchema, EndpointSetSignature, isPrime, LoadBound, tableSizeSchema, WalkStamps } from './hash-support.ts';
+import { balanceFactorSchema, EndpointSetSignature, isPrime, LoadBound, tableSizeSchema, walkOwners, WalkStamps } from './hash-support.ts';
 import { keySchema } from './keys.ts';
 import { isTried, type Balancer, type PickContext } from './types.ts';
 import { WeightedRoundRobin } from './weighted-round-robin.ts';
@@ -116,27 +116,7 @@ export class Maglev implements Balancer {
     const e = this.endpoints[first];
     this.bound.begin();
     if (!isTried(e, ctx) && this.bound.allows(first)) return e;
-    return this.walk(start, ctx);
-  }
-
-  /** The next table entries, each distinct endpoint looked at once; when every untried endpoint is over the
-   *  load bound, the first untried one met takes the exchange. */
-  private walk(start: number, ctx: PickContext): Endpoint | undefined {
-    const table = this.table;
-    const m = table.length;
-    const n = this.endpoints.length;
-    this.stamps.begin();
-    let seen = 0;
-    let fallback = -1;
-    for (let step = 0, i = start; step < m && seen < n; step++, i = i + 1 === m ? 0 : i + 1) {
-      const o = table[i];
-      if (!this.stamps.first(o)) continue;
-      seen++;
-      if (isTried(this.endpoints[o], ctx)) continue;
-      if (this.bound.allows(o)) return this.endpoints[o];
-      if (fallback < 0) fallback = o;
-    }
-    return fallback < 0 ? undefined : this.endpoints[fallback];
+    return walkOwners(this.table, start, this.endpoints, ctx, this.stamps, this.bound);
   }
 }
 

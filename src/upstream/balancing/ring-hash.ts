@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { hashString } from '../../core/hash.ts';
 import type { Plugin } from '../../core/registry.ts';
 import type { Endpoint } from '../endpoint.ts';
-import { balanceFactorSchema, EndpointSetSignature, LoadBound, virtualNodesSchema, WalkStamps } from './hash-support.ts';
+import { balanceFactorSchema, EndpointSetSignature, LoadBound, virtualNodesSchema, walkOwners, WalkStamps } from './hash-support.ts';
 import { keySchema } from './keys.ts';
 import { isTried, type Balancer, type PickContext } from './types.ts';
 import { WeightedRoundRobin } from './weighted-round-robin.ts';
@@ -115,27 +115,7 @@ export class RingHash implements Balancer {
     const e = this.endpoints[first];
     this.bound.begin();
     if (!isTried(e, ctx) && this.bound.allows(first)) return e;
-    return this.walk(start, ctx);
-  }
-
-  /** Retries and busy endpoints: the next points clockwise, each distinct owner looked at once. When every
-   *  untried endpoint is over the load bound, the first untried one in ring order takes the exchange. */
-  private walk(start: number, ctx: PickContext): Endpoint | undefined {
-    const owners = this.owners;
-    const size = owners.length;
-    const n = this.endpoints.length;
-    this.stamps.begin();
-    let seen = 0;
-    let fallback = -1;
-    for (let step = 0, i = start; step < size && seen < n; step++, i = i + 1 === size ? 0 : i + 1) {
-      const o = owners[i];
-      if (!this.stamps.first(o)) continue;
-      seen++;
-      if (isTried(this.endpoints[o], ctx)) continue;
-      if (this.bound.allows(o)) return this.endpoints[o];
-      if (fallback < 0) fallback = o;
-    }
-    return fallback < 0 ? undefined : this.endpoints[fallback];
+    return walkOwners(this.owners, start, this.endpoints, ctx, this.stamps, this.bound);
   }
 }
 
