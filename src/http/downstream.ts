@@ -198,8 +198,9 @@ export class Downstream implements HasDeadline, Peer {
     const settings = this.host.settings;
     let buf = this.buf;
     if (buf === null || this.bufEnd === 0) return;
-    if (this.state === D.idle) {
-      // RFC 9112 §2.2: ignore at least one empty line before a request line
+    if (this.state === D.idle || (this.state === D.head && this.scanner.scanned === 0)) {
+      // RFC 9112 §2.2: ignore at least one empty line before a request line (also when its CR and LF
+      // arrive apart)
       let skip = 0;
       while (skip + 1 < this.bufEnd && skip < 4 && buf[skip] === CR && buf[skip + 1] === LF) skip += 2;
       if (skip > 0) {
@@ -210,9 +211,11 @@ export class Downstream implements HasDeadline, Peer {
           return;
         }
       }
-      this.state = D.head;
-      this.scanner.reset();
-      this.setDeadline(T.head, settings.requestHeaderTimeoutMs);
+      if (this.state === D.idle) {
+        this.state = D.head;
+        this.scanner.reset();
+        this.setDeadline(T.head, settings.requestHeaderTimeoutMs);
+      }
     }
     const head = requestHeadFor(settings.limits.maxHeaders);
     // HOT PATH: the whole head is usually here; one search finds its end.
