@@ -296,6 +296,24 @@ describe('weighted-round-robin', () => {
     assert.equal(pickOnce(balancer, ctx), undefined);
   });
 
+  it('never picks a weight-1 endpoint twice in a row while a heavier endpoint exists', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 2, maxLength: 12 }), (rest) => {
+        const weights = [1, ...rest];
+        fc.pre(weights.some((w) => w > 1));
+        const set = endpoints(weights);
+        const balancer = new WeightedRoundRobin();
+        balancer.update(set);
+        const ctx = new PickContext();
+        const sequence = pickSequence(balancer, ctx, set, 3 * sum(weights));
+        for (let t = 1; t < sequence.length; t++) {
+          if (sequence[t] === sequence[t - 1]) assert.ok(weights[sequence[t]] > 1, `weight-1 endpoint ${sequence[t]} picked twice in a row at ${t} for ${weights.join(',')}`);
+        }
+      }),
+      { seed, numRuns: 300 },
+    );
+  });
+
   it('simulated more than 100k picks', () => {
     assert.ok(picks > 100_000, `only ${picks} picks`);
   });
