@@ -41,11 +41,14 @@ const names: [string, number][] = [
   ['trailer', H.trailer],
 ];
 
-// byLength[len] = list of [lowercase bytes, id]
-const byLength: [Uint8Array, number][][] = [];
-for (const [name, id] of names) {
-  (byLength[name.length] ??= []).push([Buffer.from(name, 'latin1'), id]);
+interface Known {
+  readonly name: Uint8Array;
+  readonly id: number;
 }
+// byLength[len]: the known names of that length. Dense (no holes), so the lookup stays a fast element load.
+const maxLength = Math.max(...names.map(([n]) => n.length));
+const byLength: Known[][] = Array.from({ length: maxLength + 1 }, () => []);
+for (const [name, id] of names) byLength[name.length].push({ name: Buffer.from(name, 'latin1'), id });
 
 /** Compares buf[start, start+name.length) to a lowercase name, ignoring ASCII case. */
 export function equalsLower(buf: Uint8Array, start: number, name: Uint8Array): boolean {
@@ -58,10 +61,12 @@ export function equalsLower(buf: Uint8Array, start: number, name: Uint8Array): b
 /** The id of buf[start, end) as a header name. `requestIdName` is the listener's request-id header. */
 export function headerId(buf: Uint8Array, start: number, end: number, requestIdName: Uint8Array | null): number {
   const len = end - start;
-  const candidates = byLength[len];
-  if (candidates !== undefined) {
+  if (len <= maxLength) {
+    const candidates = byLength[len];
+    const first = buf[start] | 0x20;
     for (let i = 0; i < candidates.length; i++) {
-      if (equalsLower(buf, start, candidates[i][0])) return candidates[i][1];
+      const c = candidates[i];
+      if (c.name[0] === first && equalsLower(buf, start, c.name)) return c.id;
     }
   }
   if (requestIdName !== null && requestIdName.length === len && equalsLower(buf, start, requestIdName)) return H.requestId;
