@@ -9,7 +9,10 @@ import { Route, RouteTable } from '../routing/route-table.ts';
 import { balancerPlugins } from '../upstream/balancing/registry.ts';
 import { compileKey, type KeySpec } from '../upstream/balancing/keys.ts';
 import type { Balancer } from '../upstream/balancing/types.ts';
-import { Endpoint } from '../upstream/endpoint.ts';
+import { Endpoint, EndpointState } from '../upstream/endpoint.ts';
+import { healthCheckPlugins } from '../upstream/health/registry.ts';
+import { defaultJitter, HealthScheduler } from '../upstream/health/scheduler.ts';
+import type { HealthCheck, HealthCheckDeps } from '../upstream/health/types.ts';
 import { Pool, type PoolSettings } from '../upstream/pool.ts';
 import { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { StickyCookies } from '../upstream/sticky/cookie.ts';
@@ -84,8 +87,10 @@ export function buildGeneration(config: Config, id: number, previous: Generation
     for (const e of p.endpoints) {
       const key = endpointKey(p.name, e.address.text);
       let endpoint = previous?.endpoints.get(key);
-      if (endpoint === undefined) endpoint = new Endpoint(e.address.text, e.address.host, e.address.port, e.weight);
-      else {
+      if (endpoint === undefined) {
+        endpoint = new Endpoint(e.address.text, e.address.host, e.address.port, e.weight);
+        if (p.health?.initialState === 'unhealthy') endpoint.state = EndpointState.unhealthy;
+      } else {
         endpoint.weight = e.weight;
         if (endpoint.connections instanceof EndpointConnections) endpoint.connections.settings = settings;
       }
@@ -100,11 +105,46 @@ export function buildGeneration(config: Config, id: number, previous: Generation
         : p.sticky?.appCookie !== undefined
           ? new AppCookieSticky(p.sticky.appCookie, p.name, list)
           : null;
-    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings, key, sticky));
+    const wasInPanic = previous?.pools.get(p.name)?.panic ?? false;
+    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings, key, sticky, p.panicThreshold, wasInPanic));
   }
   const listeners = new Map<string, ListenerSettings>();
   for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools));
   const removed: Endpoint[] = [];
   if (previous !== null) for (const [key, e] of previous.endpoints) if (!endpoints.has(key)) removed.push(e);
   return { generation: { id, config, pools, listeners, endpoints }, removed };
+}
+
+function createCheck(p: PoolConfig): HealthCheck | null {
+  const h = p.health;
+  if (h === undefined) return null;
+  const plugin = pluginByName(healthCheckPlugins, h.kind) as { create(o: unknown, d: HealthCheckDeps): HealthCheck };
+  return plugin.create(h[h.kind], { port: h.port ?? null });
+}
+
+/**
+ * The health schedulers of a generation that has just become current, not yet started: one per pool with
+ * `health`. Endpoints of pools without it go back to healthy (checks turned off by a reload must not leave
+ * them out of service). `onTransition` gets the pool's name so the caller refreshes the current generation's
+ * pool, whichever generation the scheduler belonged to.
+ */
+export function healthSchedulers(generation: Generation, onTransition: (pool: string, e: Endpoint) => void): HealthScheduler[] {
+  const schedulers: HealthScheduler[] = [];
+  for (const p of generation.config.pools) {
+    const pool = generation.pools.get(p.name)!;
+    const check = createCheck(p);
+    if (check === null || p.health === undefined) {
+      let changed = false;
+      for (const e of pool.endpoints) {
+        changed ||= e.state === EndpointState.unhealthy;
+        e.resetHealth();
+      }
+      if (changed) pool.refresh();
+      continue;
+    }
+    const h = p.health;
+    const settings = { intervalMs: h.interval, unhealthyIntervalMs: h.unhealthyInterval, timeoutMs: h.timeout, rise: h.rise, fall: h.fall, jitter: defaultJitter };
+    schedulers.push(new HealthScheduler(p.name, pool.endpoints, check, settings, (e) => onTransition(p.name, e)));
+  }
+  return schedulers;
 }

@@ -4,11 +4,12 @@
 import { log } from '../core/log.ts';
 import { HttpListener } from '../http/listener.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
+import type { HealthScheduler } from '../upstream/health/scheduler.ts';
 import type { AdminServer } from './admin/server.ts';
 import { ConfigError, formatDiagnostic } from './config/diagnostics.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
-import { buildGeneration, type Generation } from './generation.ts';
+import { buildGeneration, healthSchedulers, type Generation } from './generation.ts';
 
 interface RunningListener {
   readonly name: string;
@@ -34,6 +35,8 @@ export class Runtime {
   private admin: AdminServer | null;
   private reloading: Promise<unknown>;
   private stopped: boolean;
+  /** Active health checks of the current generation. */
+  private schedulers: HealthScheduler[];
 
   private constructor(generation: Generation, configPath: string | null) {
     this.generation = generation;
@@ -42,6 +45,7 @@ export class Runtime {
     this.admin = null;
     this.reloading = Promise.resolve();
     this.stopped = false;
+    this.schedulers = [];
   }
 
   /** Builds generation 1 and binds every listener; on a bind failure everything bound so far is closed. */
@@ -59,6 +63,7 @@ export class Runtime {
       for (const l of rt.listeners) l.listener.server.close();
       throw err;
     }
+    rt.startHealthChecks();
     log('info', 'started', { generation: 1, listeners: rt.describeListeners() });
     return rt;
   }
@@ -108,20 +113,36 @@ export class Runtime {
     try {
       listeners = await this.bindListeners(config.listeners, generation, this.listeners);
     } catch (err) {
+      closeBalancers(generation);
       const message = `cannot bind listener: ${(err as Error).message}`;
       log('warn', 'reload rejected', { generation: current, error: message });
       return { ok: false, generation: current, errors: [message] };
     }
     const previous = this.listeners;
+    closeBalancers(this.generation);
     this.generation = generation;
     this.listeners = listeners;
     for (const l of listeners) l.listener.settings = generation.listeners.get(l.name)!;
     for (const old of previous) {
       if (!listeners.some((l) => l.listener === old.listener)) void old.listener.stop(config.shutdown.drainTimeout);
     }
+    this.startHealthChecks();
     drainEndpoints(removed);
     log('info', 'reloaded', { generation: generation.id, listeners: this.describeListeners(), removedEndpoints: removed.map((e) => e.key) });
     return { ok: true, generation: generation.id, errors: [] };
+  }
+
+  /** Stops the previous generation's health checks and starts the current one's; endpoint states and health
+   *  counters carry over with the endpoints. A state change refreshes the current generation's pool. */
+  private startHealthChecks(): void {
+    for (const s of this.schedulers) s.stop();
+    this.schedulers = [];
+    if (this.stopped) return;
+    this.schedulers = healthSchedulers(this.generation, (name, e) => {
+      const pool = this.generation.pools.get(name);
+      if (pool !== undefined && pool.endpoints.includes(e)) pool.refresh();
+    });
+    for (const s of this.schedulers) s.start();
   }
 
   /** Reuses running listeners with the same protocol and address; binds the others. */
@@ -153,8 +174,11 @@ export class Runtime {
     if (this.stopped) return;
     this.stopped = true;
     log('info', 'stopping', { drainTimeoutMs });
+    for (const s of this.schedulers) s.stop();
+    this.schedulers = [];
     await Promise.all(this.listeners.map((l) => l.listener.stop(drainTimeoutMs)));
     drainEndpoints([...this.generation.endpoints.values()]);
+    closeBalancers(this.generation);
     if (this.admin !== null) await this.admin.close();
     log('info', 'stopped');
   }
@@ -162,4 +186,9 @@ export class Runtime {
 
 function drainEndpoints(endpoints: readonly Endpoint[]): void {
   for (const e of endpoints) if (e.connections !== null) e.connections.close();
+}
+
+/** Stops balancers' background work (agent polling) of a generation that is no longer current. */
+function closeBalancers(generation: Generation): void {
+  for (const pool of generation.pools.values()) pool.balancer.close?.();
 }

@@ -38,6 +38,13 @@ export class Endpoint {
   triedEpoch: number;
   /** The L7 socket cache; created by the data plane on first use. */
   connections: EndpointConnectionsLike | null;
+  /** Active health checks (upstream/health/scheduler.ts): probes run, consecutive successes and failures,
+   *  what the last probe saw, and healthy ⇄ unhealthy moves. Kept across reloads with the endpoint. */
+  probes: number;
+  probeSuccesses: number;
+  probeFailures: number;
+  lastProbe: string;
+  healthTransitions: number;
 
   constructor(key: string, host: string, port: number, weight: number) {
     this.key = key;
@@ -50,6 +57,18 @@ export class Endpoint {
     this.failures = 0;
     this.triedEpoch = -1; // never equal to a pick epoch, including a fresh PickContext's 0
     this.connections = null;
+    this.probes = 0;
+    this.probeSuccesses = 0;
+    this.probeFailures = 0;
+    this.lastProbe = '';
+    this.healthTransitions = 0;
+  }
+
+  /** Back to healthy with the health counters cleared (active checks turned off for its pool). */
+  resetHealth(): void {
+    if (this.state === EndpointState.unhealthy) this.state = EndpointState.healthy;
+    this.probeSuccesses = 0;
+    this.probeFailures = 0;
   }
 
   /** May take new work: healthy with a positive weight. */

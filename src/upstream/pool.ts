@@ -2,7 +2,8 @@
 // endpoints themselves are reused across generations by address, so counters and sockets survive reloads.
 import type { Balancer, PickContext } from './balancing/types.ts';
 import { markTried } from './balancing/types.ts';
-import type { Endpoint } from './endpoint.ts';
+import { log } from '../core/log.ts';
+import { EndpointState, type Endpoint } from './endpoint.ts';
 import type { KeyExtractor } from './balancing/keys.ts';
 import type { AppCookieSticky } from './sticky/app-cookie.ts';
 import type { StickyCookies } from './sticky/cookie.ts';
@@ -29,8 +30,13 @@ export class Pool {
   readonly key: KeyExtractor | null;
   /** Stickiness, when configured: Fulcrum's own cookie, or the endpoints' session cookie. */
   readonly sticky: StickyCookies | AppCookieSticky | null;
+  /** Panic mode (Envoy's healthy panic threshold): below this percentage of healthy endpoints, balance over
+   *  all of them rather than overload the few left. 0..100; 0 = never. */
+  readonly panicThreshold: number;
   /** The set the balancer currently picks from. */
   eligible: readonly Endpoint[];
+  /** True while in panic mode: `eligible` then holds unhealthy endpoints too. */
+  panic: boolean;
 
   constructor(
     name: string,
@@ -39,6 +45,10 @@ export class Pool {
     settings: PoolSettings,
     key: KeyExtractor | null = null,
     sticky: StickyCookies | AppCookieSticky | null = null,
+    panicThreshold = 50,
+    /** Whether the pool this one replaces (same name, previous generation) was in panic mode: a reload
+     *  does not log the mode again. */
+    wasInPanic = false,
   ) {
     this.name = name;
     this.endpoints = endpoints;
@@ -46,13 +56,29 @@ export class Pool {
     this.settings = settings;
     this.key = key;
     this.sticky = sticky;
+    this.panicThreshold = panicThreshold;
     this.eligible = [];
+    this.panic = wasInPanic;
     this.refresh();
   }
 
-  /** Recomputes the eligible set and rebuilds the balancer's tables; call after any state or weight change. */
+  /**
+   * Recomputes the eligible set and rebuilds the balancer's tables; call after any state or weight change.
+   * Panic mode: when fewer than `panicThreshold` percent of the endpoints in service (weight > 0, neither
+   * draining nor disabled) are healthy, all of those are eligible, unhealthy or not (Envoy, default 50%).
+   */
   refresh(): void {
-    this.eligible = this.endpoints.filter((e) => e.eligible);
+    const healthy = this.endpoints.filter((e) => e.eligible);
+    let inService = 0;
+    for (const e of this.endpoints) if (inPanicSet(e)) inService++;
+    const panic = inService > 0 && healthy.length * 100 < this.panicThreshold * inService;
+    this.eligible = panic ? this.endpoints.filter(inPanicSet) : healthy;
+    if (panic !== this.panic) {
+      this.panic = panic;
+      const fields = { pool: this.name, healthy: healthy.length, endpoints: inService, panicThreshold: this.panicThreshold };
+      if (panic) log('warn', 'pool entered panic mode: balancing over all endpoints', fields);
+      else log('info', 'pool left panic mode', fields);
+    }
     this.balancer.update(this.eligible);
   }
 
@@ -62,4 +88,9 @@ export class Pool {
     if (e !== undefined) markTried(e, ctx);
     return e;
   }
+}
+
+/** Counted for, and balanced over in, panic mode: weight > 0 and not taken out of service by an operator. */
+function inPanicSet(e: Endpoint): boolean {
+  return e.weight > 0 && e.state !== EndpointState.draining && e.state !== EndpointState.disabled;
 }

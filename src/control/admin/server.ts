@@ -19,6 +19,7 @@ export function status(rt: Runtime): unknown {
     pools: [...g.pools.values()].map((p) => ({
       name: p.name,
       algorithm: g.config.pools.find((c) => c.name === p.name)?.balancer.algorithm,
+      panic: p.panic,
       endpoints: p.endpoints.map((e) => ({
         address: e.key,
         weight: e.weight,
@@ -28,6 +29,7 @@ export function status(rt: Runtime): unknown {
         failures: e.failures,
         idleConnections: e.connections?.idleCount ?? 0,
         activeConnections: e.connections?.activeCount ?? 0,
+        health: { probes: e.probes, successes: e.probeSuccesses, failures: e.probeFailures, lastProbe: e.lastProbe, transitions: e.healthTransitions },
       })),
     })),
   };

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { addressSchema, cidrSchema, isHostname, listenAddressSchema, parseAddress } from '../../core/address.ts';
 import { describeFound, durationSchema, sizeSchema } from '../../core/units.ts';
 import { balancerPlugins } from '../../upstream/balancing/registry.ts';
+import { healthCheckPlugins, type HealthCheckName } from '../../upstream/health/registry.ts';
 import { stickySchema } from '../../upstream/sticky/cookie.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
@@ -185,6 +186,49 @@ const balancerSchemas = balancerPlugins.map((plugin) => plugin.schema) as unknow
 /** One variant per registered balancer plugin, told apart by `algorithm`. Default round-robin. */
 export const balancerSchema = z.discriminatedUnion('algorithm', balancerSchemas).prefault({ algorithm: 'round-robin' });
 
+/** One optional key per registered health check (`tcp`, `http`, …), each holding that check's options. */
+type CheckShape = {
+  [P in (typeof healthCheckPlugins)[number] as P['name']]: z.ZodOptional<P['schema']>;
+};
+const checkShape = Object.fromEntries(healthCheckPlugins.map((p) => [p.name, p.schema.optional()])) as unknown as CheckShape;
+const checkNames = healthCheckPlugins.map((p) => p.name);
+
+/** Durations that pace a timer: 0 would spin. */
+const positiveDuration = durationSchema.refine((ms) => ms > 0, { error: 'expected a duration above 0, found 0' });
+
+/** Present = active health checks (upstream/health/); absent = none, endpoints stay healthy. */
+export const healthSchema = z
+  .strictObject({
+    ...checkShape,
+    /** Between probes of one endpoint. HAProxy `inter` (default 2s there); Envoy requires it. Default 5s. */
+    interval: positiveDuration.prefault('5s'),
+    /** Between probes while unhealthy. HAProxy `downinter`. Default: `interval`. */
+    unhealthyInterval: positiveDuration.optional(),
+    /** One probe's limit; a probe still unanswered counts as failed. Envoy `timeout`; HAProxy `timeout check`.
+     *  Default 2s. */
+    timeout: positiveDuration.prefault('2s'),
+    /** Consecutive successes that make an unhealthy endpoint healthy. HAProxy `rise` (default 2). */
+    rise: integerIn(1, 1000).prefault(2),
+    /** Consecutive failures that make a healthy endpoint unhealthy. HAProxy `fall` (default 3). */
+    fall: integerIn(1, 1000).prefault(3),
+    /** Probe this port instead of the endpoint's own. HAProxy `port`. */
+    port: integerIn(1, 65535).optional(),
+    /** State of an endpoint first seen: `healthy` (HAProxy `init-state fully-up`) or `unhealthy` (`fully-down`). */
+    initialState: z.enum(['healthy', 'unhealthy']).default('healthy'),
+  })
+  .superRefine((h, ctx) => {
+    const set = checkNames.filter((name) => (h as Record<string, unknown>)[name] !== undefined);
+    if (set.length !== 1) {
+      const found = set.length === 0 ? 'none' : set.map((n) => `"${n}"`).join(' and ');
+      const expected = checkNames.map((n) => `"${n}"`).join(' or ');
+      ctx.addIssue({ code: 'custom', message: `expected exactly one check kind, ${expected}, found ${found}` });
+    }
+  })
+  .transform((h) => {
+    const kind = checkNames.find((name) => h[name] !== undefined) as HealthCheckName;
+    return { ...h, kind, unhealthyInterval: h.unhealthyInterval ?? h.interval };
+  });
+
 export const connectionsSchema = z.strictObject({
   /** Upstream sockets per endpoint. Envoy circuit breaker default `max_connections` 1024. */
   maxConnections: integerIn(1, 1_000_000).prefault(1024),
@@ -215,6 +259,11 @@ export const poolSchema = z.strictObject({
   maxTries: integerIn(1, 10).prefault(3),
   /** Absent: no stickiness. `{ cookie: {…} }`: cookie insertion (upstream/sticky/cookie.ts). */
   sticky: stickySchema.optional(),
+  /** Absent: no active health checks. */
+  health: healthSchema.optional(),
+  /** Below this percentage of healthy endpoints, balance over all of them. Envoy `healthy_panic_threshold`
+   *  (default 50); 0 = never. */
+  panicThreshold: integerIn(0, 100).prefault(50),
 });
 
 // ---- top level --------------------------------------------------------------------------------------------------
@@ -257,6 +306,7 @@ export type EndpointConfig = PoolConfig['endpoints'][number];
 export type BalancerConfig = PoolConfig['balancer'];
 export type ConnectionsConfig = PoolConfig['connections'];
 export type PoolTimeoutsConfig = PoolConfig['timeouts'];
+export type HealthConfig = NonNullable<PoolConfig['health']>;
 export type AdminConfig = NonNullable<Config['admin']>;
 export type ShutdownConfig = Config['shutdown'];
 

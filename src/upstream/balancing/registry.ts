@@ -10,6 +10,7 @@ import { weightedRoundRobin } from './weighted-round-robin.ts';
 import { hash } from './hash.ts';
 import { maglev } from './maglev.ts';
 import { rendezvous } from './rendezvous.ts';
+import { resourceBased } from './resource-based.ts';
 import { ringHash } from './ring-hash.ts';
 
-export const balancerPlugins = [roundRobin, weightedRoundRobin, random, weightedRandom, powerOfTwoChoices, leastConnections, leastResponseTime, peakEwma, hash, ringHash, maglev, rendezvous] as const;
+export const balancerPlugins = [roundRobin, weightedRoundRobin, random, weightedRandom, powerOfTwoChoices, leastConnections, leastResponseTime, peakEwma, hash, ringHash, maglev, rendezvous, resourceBased] as const;

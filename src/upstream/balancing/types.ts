@@ -47,4 +47,6 @@ export interface Balancer {
   pick(ctx: PickContext): Endpoint | undefined;
   update(eligible: readonly Endpoint[]): void;
   observe?(endpoint: Endpoint, outcome: Outcome): void;
+  /** Stops background work (agent polling) when the generation that owns the balancer is replaced. */
+  close?(): void;
 }

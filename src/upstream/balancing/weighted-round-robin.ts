@@ -30,6 +30,14 @@ export class WeightedRoundRobin implements Balancer {
     for (let i = 0; i < eligible.length; i++) this.weights[i] = eligible[i].weight;
   }
 
+  /** Replaces the weights used for picking (same order as the eligible set), e.g. with agent-reported ones. */
+  reweight(weights: ArrayLike<number>): void {
+    for (let i = 0; i < this.weights.length; i++) {
+      this.weights[i] = weights[i];
+      this.current[i] = 0;
+    }
+  }
+
   // HOT PATH: one pass over the eligible array, no allocation.
   pick(ctx: PickContext): Endpoint | undefined {
     const list = this.endpoints;
@@ -38,8 +46,8 @@ export class WeightedRoundRobin implements Balancer {
     let best = -1;
     let total = 0;
     for (let i = 0; i < list.length; i++) {
-      if (isTried(list[i], ctx)) continue;
       const w = weights[i];
+      if (w <= 0 || isTried(list[i], ctx)) continue;
       current[i] += w;
       total += w;
       if (best < 0 || current[i] > current[best]) best = i;
