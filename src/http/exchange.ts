@@ -447,6 +447,7 @@ export class Exchange implements ConnectionUser {
     if (reason === Reason.queueFull || reason === Reason.queueTimeout) return this.reply(503, reason);
     endpoint.failures++;
     this.observe(endpoint, false);
+    this.recordOutcome(endpoint, 0);
     this.lastFailure = reason;
     if (this.tries < this.pool!.settings.maxTries) return this.connect();
     this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
@@ -508,7 +509,10 @@ export class Exchange implements ConnectionUser {
       this.respBuf = null;
       this.status = status;
       if (this.conn !== null) this.conn.deadline = 0;
-      if (this.endpoint !== null) this.observe(this.endpoint, status < 500);
+      if (this.endpoint !== null) {
+        this.observe(this.endpoint, status < 500);
+        this.recordOutcome(this.endpoint, status);
+      }
       this.onResponseHead(view, end);
       return;
     }
@@ -655,6 +659,12 @@ export class Exchange implements ConnectionUser {
     balancer.observe(endpoint, this.outcome);
   }
 
+  /** Passive health: the pool's outlier detector sees every outcome (0 = gateway failure). */
+  private recordOutcome(endpoint: Endpoint, status: number): void {
+    const outlier = this.pool!.outlier;
+    if (outlier !== null) outlier.record(endpoint, status);
+  }
+
   /** The client is not keeping up: stop reading the response until it drains. */
   private pauseUpstream(): void {
     if (this.conn !== null && !this.upstreamPaused) {
@@ -716,7 +726,10 @@ export class Exchange implements ConnectionUser {
   }
 
   private upstreamFailed(reason: ReasonCode): void {
-    if (this.endpoint !== null && this.status === 0) this.observe(this.endpoint, false);
+    if (this.endpoint !== null && this.status === 0) {
+      this.observe(this.endpoint, false);
+      this.recordOutcome(this.endpoint, 0);
+    }
     this.dropUpstream();
     if (!this.responseStarted) this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
     else this.finish(true);

@@ -21,6 +21,13 @@ export interface PoolSettings {
   maxTries: number;
 }
 
+/** Receives exchange outcomes for passive health (outlier detection). */
+export interface OutcomeRecorder {
+  /** `status`: the HTTP status of the response; 0 for a gateway failure (connect failed or timed out, the
+   *  upstream reset or closed before answering, answered garbage, or did not answer in time). */
+  record(endpoint: Endpoint, status: number): void;
+}
+
 export class Pool {
   readonly name: string;
   readonly endpoints: readonly Endpoint[];
@@ -37,6 +44,8 @@ export class Pool {
   eligible: readonly Endpoint[];
   /** True while in panic mode: `eligible` then holds unhealthy endpoints too. */
   panic: boolean;
+  /** Passive health: told the outcome of every exchange; null when not configured. Set by the generation. */
+  outlier: OutcomeRecorder | null;
 
   constructor(
     name: string,
@@ -56,6 +65,7 @@ export class Pool {
     this.settings = settings;
     this.key = key;
     this.sticky = sticky;
+    this.outlier = null;
     this.panicThreshold = panicThreshold;
     this.eligible = [];
     this.panic = wasInPanic;
