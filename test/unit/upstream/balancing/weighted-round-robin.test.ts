@@ -318,3 +318,45 @@ describe('weighted-round-robin', () => {
     assert.ok(picks > 100_000, `only ${picks} picks`);
   });
 });
+
+describe('weighted-round-robin in large pools (precomputed cycle)', () => {
+  it('picks exactly the sequence of the per-pick rule', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 33, maxLength: 80 }), (weights) => {
+        const set = endpoints(weights);
+        const large = new WeightedRoundRobin();
+        large.update(set);
+        // the rule itself, as run for small pools
+        const current = weights.map(() => 0);
+        const W = sum(weights);
+        const ctx = new PickContext();
+        for (let t = 0; t < 2 * W; t++) {
+          let best = -1;
+          for (let i = 0; i < weights.length; i++) {
+            current[i] += weights[i];
+            if (best < 0 || current[i] > current[best]) best = i;
+          }
+          current[best] -= W;
+          assert.equal(pickIndex(large, ctx, set), best, `pick ${t}`);
+        }
+      }),
+      { seed, numRuns: 30 },
+    );
+  });
+
+  it('never returns a tried endpoint and runs out once all are tried', () => {
+    const set = endpoints(Array.from({ length: 40 }, (_, i) => 1 + (i % 3)));
+    const balancer = new WeightedRoundRobin();
+    balancer.update(set);
+    const ctx = new PickContext();
+    beginPick(ctx);
+    const seen = new Set<Endpoint>();
+    for (let i = 0; i < 40; i++) {
+      const e = balancer.pick(ctx)!;
+      assert.ok(!seen.has(e));
+      seen.add(e);
+      markTried(e, ctx);
+    }
+    assert.equal(balancer.pick(ctx), undefined);
+  });
+});
