@@ -10,6 +10,7 @@ import { balancerPlugins } from '../upstream/balancing/registry.ts';
 import { compileKey, type KeySpec } from '../upstream/balancing/keys.ts';
 import type { Balancer } from '../upstream/balancing/types.ts';
 import { Endpoint, EndpointState } from '../upstream/endpoint.ts';
+import { OutlierDetector, releaseEjected } from '../upstream/health/outlier.ts';
 import { healthCheckPlugins } from '../upstream/health/registry.ts';
 import { defaultJitter, HealthScheduler } from '../upstream/health/scheduler.ts';
 import type { HealthCheck, HealthCheckDeps } from '../upstream/health/types.ts';
@@ -106,7 +107,19 @@ export function buildGeneration(config: Config, id: number, previous: Generation
           ? new AppCookieSticky(p.sticky.appCookie, p.name, list)
           : null;
     const wasInPanic = previous?.pools.get(p.name)?.panic ?? false;
-    pools.set(p.name, new Pool(p.name, list, createBalancer(p), settings, key, sticky, p.panicThreshold, wasInPanic));
+    const pool = new Pool(p.name, list, createBalancer(p), settings, key, sticky, p.panicThreshold, wasInPanic);
+    const od = p.outlierDetection;
+    if (od !== undefined) {
+      const outlier = {
+        consecutive5xx: od.consecutive5xx,
+        consecutiveGatewayFailure: od.consecutiveGatewayFailure,
+        baseEjectionTimeMs: od.baseEjectionTime,
+        maxEjectionTimeMs: od.maxEjectionTime,
+        maxEjectionPercent: od.maxEjectionPercent,
+      };
+      pool.outlier = new OutlierDetector(pool, outlier, p.health !== undefined);
+    }
+    pools.set(p.name, pool);
   }
   const listeners = new Map<string, ListenerSettings>();
   for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools));
@@ -147,4 +160,19 @@ export function healthSchedulers(generation: Generation, onTransition: (pool: st
     schedulers.push(new HealthScheduler(p.name, pool.endpoints, check, settings, (e) => onTransition(p.name, e)));
   }
   return schedulers;
+}
+
+/**
+ * The outlier detectors of a generation that has just become current, not yet started: one per pool with
+ * `outlierDetection`. Endpoints ejected in pools without it return at once (detection turned off by a reload
+ * must not leave them out of service).
+ */
+export function outlierDetectors(generation: Generation): OutlierDetector[] {
+  const detectors: OutlierDetector[] = [];
+  for (const p of generation.config.pools) {
+    const pool = generation.pools.get(p.name)!;
+    if (pool.outlier instanceof OutlierDetector) detectors.push(pool.outlier);
+    else if (releaseEjected(pool, p.health !== undefined)) pool.refresh();
+  }
+  return detectors;
 }

@@ -4,12 +4,13 @@
 import { log } from '../core/log.ts';
 import { HttpListener } from '../http/listener.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
+import type { OutlierDetector } from '../upstream/health/outlier.ts';
 import type { HealthScheduler } from '../upstream/health/scheduler.ts';
 import type { AdminServer } from './admin/server.ts';
 import { ConfigError, formatDiagnostic } from './config/diagnostics.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
-import { buildGeneration, healthSchedulers, type Generation } from './generation.ts';
+import { buildGeneration, healthSchedulers, outlierDetectors, type Generation } from './generation.ts';
 
 interface RunningListener {
   readonly name: string;
@@ -37,6 +38,8 @@ export class Runtime {
   private stopped: boolean;
   /** Active health checks of the current generation. */
   private schedulers: HealthScheduler[];
+  /** Outlier detection of the current generation. */
+  private detectors: OutlierDetector[];
 
   private constructor(generation: Generation, configPath: string | null) {
     this.generation = generation;
@@ -46,6 +49,7 @@ export class Runtime {
     this.reloading = Promise.resolve();
     this.stopped = false;
     this.schedulers = [];
+    this.detectors = [];
   }
 
   /** Builds generation 1 and binds every listener; on a bind failure everything bound so far is closed. */
@@ -132,17 +136,26 @@ export class Runtime {
     return { ok: true, generation: generation.id, errors: [] };
   }
 
-  /** Stops the previous generation's health checks and starts the current one's; endpoint states and health
-   *  counters carry over with the endpoints. A state change refreshes the current generation's pool. */
+  /** Stops the previous generation's health checks and outlier detectors and starts the current one's;
+   *  endpoint states, health counters and ejections carry over with the endpoints (the new detectors take
+   *  over the return of ejected endpoints). A state change refreshes the current generation's pool. */
   private startHealthChecks(): void {
-    for (const s of this.schedulers) s.stop();
-    this.schedulers = [];
+    this.stopHealthChecks();
     if (this.stopped) return;
+    this.detectors = outlierDetectors(this.generation);
+    for (const d of this.detectors) d.start();
     this.schedulers = healthSchedulers(this.generation, (name, e) => {
       const pool = this.generation.pools.get(name);
       if (pool !== undefined && pool.endpoints.includes(e)) pool.refresh();
     });
     for (const s of this.schedulers) s.start();
+  }
+
+  private stopHealthChecks(): void {
+    for (const s of this.schedulers) s.stop();
+    this.schedulers = [];
+    for (const d of this.detectors) d.stop();
+    this.detectors = [];
   }
 
   /** Reuses running listeners with the same protocol and address; binds the others. */
@@ -174,8 +187,7 @@ export class Runtime {
     if (this.stopped) return;
     this.stopped = true;
     log('info', 'stopping', { drainTimeoutMs });
-    for (const s of this.schedulers) s.stop();
-    this.schedulers = [];
+    this.stopHealthChecks();
     await Promise.all(this.listeners.map((l) => l.listener.stop(drainTimeoutMs)));
     drainEndpoints([...this.generation.endpoints.values()]);
     closeBalancers(this.generation);

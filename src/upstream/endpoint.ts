@@ -45,6 +45,12 @@ export class Endpoint {
   probeFailures: number;
   lastProbe: string;
   healthTransitions: number;
+  /** Outlier detection (upstream/health/outlier.ts): the current runs of 5xx answers and of gateway failures,
+   *  how many times it has been ejected, and when (the detector's clock, ms) an ejection ends; 0 = not ejected. */
+  consecutive5xx: number;
+  consecutiveGatewayFailures: number;
+  ejections: number;
+  ejectedUntil: number;
 
   constructor(key: string, host: string, port: number, weight: number) {
     this.key = key;
@@ -62,6 +68,10 @@ export class Endpoint {
     this.probeFailures = 0;
     this.lastProbe = '';
     this.healthTransitions = 0;
+    this.consecutive5xx = 0;
+    this.consecutiveGatewayFailures = 0;
+    this.ejections = 0;
+    this.ejectedUntil = 0;
   }
 
   /** Back to healthy with the health counters cleared (active checks turned off for its pool). */

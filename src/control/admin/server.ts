@@ -30,6 +30,7 @@ export function status(rt: Runtime): unknown {
         idleConnections: e.connections?.idleCount ?? 0,
         activeConnections: e.connections?.activeCount ?? 0,
         health: { probes: e.probes, successes: e.probeSuccesses, failures: e.probeFailures, lastProbe: e.lastProbe, transitions: e.healthTransitions },
+        outlier: { consecutive5xx: e.consecutive5xx, consecutiveGatewayFailures: e.consecutiveGatewayFailures, ejections: e.ejections },
       })),
     })),
   };

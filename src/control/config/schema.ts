@@ -229,6 +229,20 @@ export const healthSchema = z
     return { ...h, kind, unhealthyInterval: h.unhealthyInterval ?? h.interval };
   });
 
+/** Present = outlier detection (upstream/health/outlier.ts); absent = none. Envoy `outlier_detection`. */
+export const outlierDetectionSchema = z.strictObject({
+  /** 5xx answers or gateway failures in a row that eject. Envoy `consecutive_5xx` (default 5). */
+  consecutive5xx: integerIn(1, 1_000_000).prefault(5),
+  /** Gateway failures (no response, 502, 503, 504) in a row that eject. Envoy `consecutive_gateway_failure` (5). */
+  consecutiveGatewayFailure: integerIn(1, 1_000_000).prefault(5),
+  /** First ejection's length; the n-th lasts n times as long. Envoy `base_ejection_time` (default 30s). */
+  baseEjectionTime: positiveDuration.prefault('30s'),
+  /** Cap on one ejection's length. Envoy `max_ejection_time` (default 300s). */
+  maxEjectionTime: positiveDuration.prefault('300s'),
+  /** Most of the pool ejected at once; one endpoint may always be. Envoy `max_ejection_percent` (default 10). */
+  maxEjectionPercent: integerIn(0, 100).prefault(10),
+});
+
 export const connectionsSchema = z.strictObject({
   /** Upstream sockets per endpoint. Envoy circuit breaker default `max_connections` 1024. */
   maxConnections: integerIn(1, 1_000_000).prefault(1024),
@@ -261,6 +275,8 @@ export const poolSchema = z.strictObject({
   sticky: stickySchema.optional(),
   /** Absent: no active health checks. */
   health: healthSchema.optional(),
+  /** Absent: no outlier detection (passive health). */
+  outlierDetection: outlierDetectionSchema.optional(),
   /** Below this percentage of healthy endpoints, balance over all of them. Envoy `healthy_panic_threshold`
    *  (default 50); 0 = never. */
   panicThreshold: integerIn(0, 100).prefault(50),
@@ -307,6 +323,7 @@ export type BalancerConfig = PoolConfig['balancer'];
 export type ConnectionsConfig = PoolConfig['connections'];
 export type PoolTimeoutsConfig = PoolConfig['timeouts'];
 export type HealthConfig = NonNullable<PoolConfig['health']>;
+export type OutlierDetectionConfig = NonNullable<PoolConfig['outlierDetection']>;
 export type AdminConfig = NonNullable<Config['admin']>;
 export type ShutdownConfig = Config['shutdown'];
 
