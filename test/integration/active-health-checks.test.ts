@@ -4,13 +4,12 @@
 // interval × rise and takes traffic again; with most of a pool failing, panic mode spreads traffic over all of
 // it; states survive a reload, and stop() ends the probing. Fast timings: interval 100ms, rise 2, fall 2.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { status } from '../../src/control/admin/server.ts';
 import { EndpointState, type Endpoint } from '../../src/upstream/endpoint.ts';
+import { Backend } from '../helpers/backend.ts';
 import { simpleConfig, startFulcrum, type RunningFulcrum } from '../helpers/fulcrum.ts';
 import { startHangOrigin } from '../helpers/origins.ts';
 
@@ -20,65 +19,6 @@ const fall = 2;
 const timeoutMs = 150;
 /** Timer lateness on a busy two-core machine. */
 const slackMs = 400;
-
-/** A node:http backend: `/health` answers `healthStatus`, anything else 200 with `x-origin: name`. */
-class Backend {
-  readonly name: string;
-  port: number;
-  healthStatus: number;
-  healthRequests: number;
-  requests: number;
-  private server: http.Server | null;
-  private readonly sockets: Set<net.Socket>;
-
-  constructor(name: string) {
-    this.name = name;
-    this.port = 0;
-    this.healthStatus = 200;
-    this.healthRequests = 0;
-    this.requests = 0;
-    this.server = null;
-    this.sockets = new Set();
-  }
-
-  get address(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  /** Listens on `port` (its previous one when it comes back), or an ephemeral port the first time. */
-  async start(): Promise<this> {
-    const server = http.createServer((req, res) => {
-      if (req.url === '/health') {
-        this.healthRequests++;
-        res.writeHead(this.healthStatus, { 'content-length': 0 }).end();
-        return;
-      }
-      this.requests++;
-      res.writeHead(200, { 'x-origin': this.name, 'content-length': this.name.length }).end(this.name);
-    });
-    server.on('connection', (s: net.Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-      s.on('error', () => {});
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-}
 
 const agent = new Agent({ connections: 4 });
 const running: { stop(): Promise<void> }[] = [];

@@ -4,70 +4,18 @@
 // maxEjectionPercent keeps a second failing backend in; an ejection carries over a reload and ends on time, and
 // a reload without `outlierDetection` ends it at once. Fast timings: baseEjectionTime 300ms.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { status } from '../../src/control/admin/server.ts';
 import { EndpointState, type Endpoint } from '../../src/upstream/endpoint.ts';
+import { Backend } from '../helpers/backend.ts';
 import { simpleConfig, startFulcrum, type RunningFulcrum } from '../helpers/fulcrum.ts';
 import { freePort } from '../helpers/origins.ts';
 
 const baseMs = 300;
 /** Timer lateness on a busy two-core machine. */
 const slackMs = 400;
-
-/** A node:http backend answering `status` with its name as the body. */
-class Backend {
-  readonly name: string;
-  status: number;
-  requests: number;
-  port: number;
-  private server: http.Server | null;
-  private readonly sockets: Set<net.Socket>;
-
-  constructor(name: string, status: number) {
-    this.name = name;
-    this.status = status;
-    this.requests = 0;
-    this.port = 0;
-    this.server = null;
-    this.sockets = new Set();
-  }
-
-  get address(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<this> {
-    const server = http.createServer((_req, res) => {
-      this.requests++;
-      res.writeHead(this.status, { 'content-length': this.name.length }).end(this.name);
-    });
-    server.on('connection', (s: net.Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-      s.on('error', () => {});
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-}
 
 const agent = new Agent({ connections: 4 });
 const running: { stop(): Promise<void> }[] = [];
