@@ -42,6 +42,7 @@ function poolSettings(p: PoolConfig): PoolSettings {
     connectTimeoutMs: p.timeouts.connect === 0 ? 2 ** 31 : p.timeouts.connect,
     responseTimeoutMs: p.timeouts.response === 0 ? 2 ** 31 : p.timeouts.response,
     maxTries: p.maxTries,
+    slowStartMs: p.slowStart,
   };
 }
 
@@ -91,6 +92,8 @@ export function buildGeneration(config: Config, id: number, previous: Generation
       if (endpoint === undefined) {
         endpoint = new Endpoint(e.address.text, e.address.host, e.address.port, e.weight);
         if (p.health?.initialState === 'unhealthy') endpoint.state = EndpointState.unhealthy;
+        // joined through a reload: slow start (one that starts unhealthy ramps once it becomes healthy)
+        else if (previous !== null && p.slowStart > 0) endpoint.rampStart = Date.now();
       } else {
         endpoint.weight = e.weight;
         if (endpoint.connections instanceof EndpointConnections) endpoint.connections.settings = settings;

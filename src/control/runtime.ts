@@ -200,7 +200,7 @@ function drainEndpoints(endpoints: readonly Endpoint[]): void {
   for (const e of endpoints) if (e.connections !== null) e.connections.close();
 }
 
-/** Stops balancers' background work (agent polling) of a generation that is no longer current. */
+/** Stops the background work (agent polling, slow-start steps) of a generation that is no longer current. */
 function closeBalancers(generation: Generation): void {
-  for (const pool of generation.pools.values()) pool.balancer.close?.();
+  for (const pool of generation.pools.values()) pool.close();
 }

@@ -26,7 +26,13 @@ export class Endpoint {
   readonly key: string;
   readonly host: string;
   readonly port: number;
-  weight: number;
+  /** The configured weight (0..256). */
+  private configuredWeight: number;
+  /** The weight load-aware and round-robin balancers use: the configured weight, or less while the endpoint
+   *  is in slow start (pool.ts). Hash balancers use the configured weight, so slow start moves no keys. */
+  effectiveWeight: number;
+  /** When slow start began (Date.now()), or 0 when the endpoint is not ramping up. */
+  rampStart: number;
   state: EndpointStateValue;
   /** Exchanges currently using this endpoint. */
   inFlight: number;
@@ -56,7 +62,9 @@ export class Endpoint {
     this.key = key;
     this.host = host;
     this.port = port;
-    this.weight = weight;
+    this.configuredWeight = weight;
+    this.effectiveWeight = weight;
+    this.rampStart = 0;
     this.state = EndpointState.healthy;
     this.inFlight = 0;
     this.requests = 0;
@@ -79,6 +87,18 @@ export class Endpoint {
     if (this.state === EndpointState.unhealthy) this.state = EndpointState.healthy;
     this.probeSuccesses = 0;
     this.probeFailures = 0;
+  }
+
+  get weight(): number {
+    return this.configuredWeight;
+  }
+
+  /** A new weight (config, admin) takes effect at once and ends any slow start in progress. */
+  set weight(value: number) {
+    if (value === this.configuredWeight) return;
+    this.configuredWeight = value;
+    this.effectiveWeight = value;
+    this.rampStart = 0;
   }
 
   /** May take new work: healthy with a positive weight. */

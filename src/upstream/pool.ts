@@ -19,7 +19,14 @@ export interface PoolSettings {
   responseTimeoutMs: number;
   /** Connect attempts across endpoints before the exchange fails. */
   maxTries: number;
+  /** Slow start window (HAProxy `slowstart`): 0 = off. */
+  slowStartMs: number;
 }
+
+/** Slow start begins at this share of the weight (Envoy's `min_weight_percent` default, 10%). */
+const RAMP_FLOOR = 0.1;
+/** Steps of a ramp: the effective weights are recomputed this many times over the window. */
+const RAMP_STEPS = 20;
 
 /** Receives exchange outcomes for passive health (outlier detection). */
 export interface OutcomeRecorder {
@@ -46,6 +53,9 @@ export class Pool {
   panic: boolean;
   /** Passive health: told the outcome of every exchange; null when not configured. Set by the generation. */
   outlier: OutcomeRecorder | null;
+  /** Endpoints that were healthy at the last refresh: one that joins them starts a slow start. */
+  private wasHealthy: Set<Endpoint> | null;
+  private rampTimer: NodeJS.Timeout | null;
 
   constructor(
     name: string,
@@ -66,6 +76,8 @@ export class Pool {
     this.key = key;
     this.sticky = sticky;
     this.outlier = null;
+    this.wasHealthy = null;
+    this.rampTimer = null;
     this.panicThreshold = panicThreshold;
     this.eligible = [];
     this.panic = wasInPanic;
@@ -79,6 +91,7 @@ export class Pool {
    */
   refresh(): void {
     const healthy = this.endpoints.filter((e) => e.eligible);
+    this.ramp(healthy);
     let inService = 0;
     for (const e of this.endpoints) if (inPanicSet(e)) inService++;
     const panic = inService > 0 && healthy.length * 100 < this.panicThreshold * inService;
@@ -90,6 +103,47 @@ export class Pool {
       else log('info', 'pool left panic mode', fields);
     }
     this.balancer.update(this.eligible);
+  }
+
+  /**
+   * Slow start (HAProxy `slowstart`, Envoy slow start): an endpoint that becomes healthy again, or joins the
+   * pool through a reload, takes a share of its weight that grows linearly from 10% to 100% over
+   * `slowStartMs`, so a cold cache or JIT is not handed a full share at once. Endpoints healthy when the
+   * balancer starts take full weight at once (as in HAProxy, slow start does not apply at startup).
+   */
+  private ramp(healthy: readonly Endpoint[]): void {
+    const windowMs = this.settings.slowStartMs;
+    const now = Date.now();
+    if (windowMs > 0 && this.wasHealthy !== null) {
+      for (const e of healthy) if (!this.wasHealthy.has(e) && e.rampStart === 0) e.rampStart = now;
+    }
+    this.wasHealthy = new Set(healthy);
+    let ramping = false;
+    for (const e of this.endpoints) {
+      if (e.rampStart === 0) continue;
+      const share = windowMs === 0 ? 1 : (now - e.rampStart) / windowMs;
+      if (share >= 1) {
+        e.rampStart = 0;
+        e.effectiveWeight = e.weight;
+      } else {
+        e.effectiveWeight = e.weight * Math.max(RAMP_FLOOR, share);
+        ramping = true;
+      }
+    }
+    if (ramping && this.rampTimer === null) {
+      this.rampTimer = setTimeout(() => {
+        this.rampTimer = null;
+        this.refresh();
+      }, Math.max(50, windowMs / RAMP_STEPS));
+      this.rampTimer.unref();
+    }
+  }
+
+  /** Stops background work when the generation that owns this pool is replaced. */
+  close(): void {
+    if (this.rampTimer !== null) clearTimeout(this.rampTimer);
+    this.rampTimer = null;
+    this.balancer.close?.();
   }
 
   // HOT PATH: the balancer picks over the eligible set; the pick is marked tried for this exchange.

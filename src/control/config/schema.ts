@@ -271,6 +271,9 @@ export const poolSchema = z.strictObject({
   timeouts: poolTimeoutsSchema.prefault({}),
   /** Connect attempts across endpoints before 502. HAProxy `retries 3`. */
   maxTries: integerIn(1, 10).prefault(3),
+  /** Slow start window: an endpoint that comes back healthy or joins through a reload ramps from 10% to its
+   *  full weight over it; 0 = off. HAProxy `slowstart` (off unless set), Envoy slow start (10% minimum). */
+  slowStart: durationSchema.prefault('0'),
   /** Absent: no stickiness. `{ cookie: {…} }`: cookie insertion (upstream/sticky/cookie.ts). */
   sticky: stickySchema.optional(),
   /** Absent: no active health checks. */

@@ -26,7 +26,7 @@ export class LeastConnections implements Balancer {
   update(eligible: readonly Endpoint[]): void {
     this.endpoints = eligible;
     this.weights = new Float64Array(eligible.length);
-    for (let i = 0; i < eligible.length; i++) this.weights[i] = eligible[i].weight;
+    for (let i = 0; i < eligible.length; i++) this.weights[i] = eligible[i].effectiveWeight;
     if (this.next >= eligible.length) this.next = 0;
   }
 

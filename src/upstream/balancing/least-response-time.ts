@@ -67,7 +67,7 @@ export class LeastResponseTime implements Balancer {
     for (let i = 0; i < n; i++) {
       const e = eligible[i];
       index.set(e, i);
-      weights[i] = e.weight;
+      weights[i] = e.effectiveWeight;
       const old = this.index.get(e);
       if (old === undefined) continue;
       sum[i] = this.sum[old];

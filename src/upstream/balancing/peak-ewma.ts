@@ -57,7 +57,7 @@ export class PeakEwma implements Balancer {
     for (let i = 0; i < n; i++) {
       const e = eligible[i];
       index.set(e, i);
-      weights[i] = e.weight;
+      weights[i] = e.effectiveWeight;
       const old = this.index.get(e);
       if (old === undefined) continue;
       cost[i] = this.cost[old];

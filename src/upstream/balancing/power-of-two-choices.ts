@@ -86,7 +86,7 @@ export class PowerOfTwoChoices implements Balancer {
   update(eligible: readonly Endpoint[]): void {
     this.endpoints = eligible;
     this.weights = new Float64Array(eligible.length);
-    for (let i = 0; i < eligible.length; i++) this.weights[i] = eligible[i].weight;
+    for (let i = 0; i < eligible.length; i++) this.weights[i] = eligible[i].effectiveWeight;
   }
 
   // HOT PATH: two draws and one comparison.

@@ -95,7 +95,7 @@ export class ResourceBased implements Balancer {
     const t = this.now();
     const weights = this.endpoints.map((e) => {
       const r = this.reports.get(e);
-      return r === undefined || t - r.at > stale ? e.weight : e.weight * r.share;
+      return r === undefined || t - r.at > stale ? e.effectiveWeight : e.effectiveWeight * r.share;
     });
     this.wrr.reweight(weights);
   }

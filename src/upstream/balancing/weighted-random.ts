@@ -28,7 +28,7 @@ export class WeightedRandom implements Balancer {
     this.cumulative = new Float64Array(eligible.length);
     let total = 0;
     for (let i = 0; i < eligible.length; i++) {
-      total += Math.max(0, eligible[i].weight);
+      total += Math.max(0, eligible[i].effectiveWeight);
       this.cumulative[i] = total;
     }
   }

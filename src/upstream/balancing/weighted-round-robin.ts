@@ -40,7 +40,7 @@ export class WeightedRoundRobin implements Balancer {
     this.endpoints = eligible;
     this.weights = new Float64Array(eligible.length);
     this.current = new Float64Array(eligible.length);
-    for (let i = 0; i < eligible.length; i++) this.weights[i] = eligible[i].weight;
+    for (let i = 0; i < eligible.length; i++) this.weights[i] = eligible[i].effectiveWeight;
     this.plan();
   }
 

@@ -18,6 +18,7 @@ const settings: PoolSettings = {
   connectTimeoutMs: 1,
   responseTimeoutMs: 1,
   maxTries: 1,
+  slowStartMs: 0,
 };
 
 function pool(n: number, panicThreshold: number): { p: Pool; es: Endpoint[] } {
@@ -99,4 +100,25 @@ describe('Pool panic mode', () => {
   it('an empty pool is not in panic', () => {
     assert.equal(pool(0, 100).p.panic, false);
   });
+});
+
+it('slow start: an endpoint that becomes healthy ramps from 10% of its weight to all of it', async () => {
+  const { WeightedRoundRobin } = await import('../../../src/upstream/balancing/weighted-round-robin.ts');
+  const a = new Endpoint('10.0.0.1:80', '10.0.0.1', 80, 10);
+  const b = new Endpoint('10.0.0.2:80', '10.0.0.2', 80, 10);
+  b.state = EndpointState.unhealthy;
+  const pool = new Pool('ramp', [a, b], new WeightedRoundRobin(), { ...settings, slowStartMs: 400 });
+  try {
+    assert.equal(a.effectiveWeight, 10, 'healthy at start: full weight, no ramp');
+    b.state = EndpointState.healthy;
+    pool.refresh();
+    assert.equal(b.effectiveWeight, 1, 'starts at the 10% floor');
+    await new Promise((r) => setTimeout(r, 220));
+    assert.ok(b.effectiveWeight > 1 && b.effectiveWeight < 10, `mid-ramp weight ${b.effectiveWeight}`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(b.effectiveWeight, 10, 'full weight after the window');
+    assert.equal(b.rampStart, 0);
+  } finally {
+    pool.close();
+  }
 });

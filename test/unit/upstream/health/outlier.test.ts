@@ -13,7 +13,7 @@ import { Pool, type PoolSettings } from '../../../../src/upstream/pool.ts';
 
 setQuiet(true);
 
-const poolSettings: PoolSettings = { maxConnections: 1, maxQueue: 0, queueTimeoutMs: 1, idleTimeoutMs: 1, connectTimeoutMs: 1, responseTimeoutMs: 1, maxTries: 1 };
+const poolSettings: PoolSettings = { maxConnections: 1, maxQueue: 0, queueTimeoutMs: 1, idleTimeoutMs: 1, connectTimeoutMs: 1, responseTimeoutMs: 1, maxTries: 1, slowStartMs: 0 };
 
 const defaults: OutlierSettings = { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionTimeMs: 30_000, maxEjectionTimeMs: 300_000, maxEjectionPercent: 10 };
 
