@@ -10,6 +10,8 @@ usage:
   fulcrum demo [--port N]     three demo backends and a balancer on :8080
   fulcrum reload [CONFIG] [--admin HOST:PORT] [--pid PID]
                               make a running balancer reload its config file
+  fulcrum endpoints drain|enable|disable POOL ADDRESS [--admin HOST:PORT | --config CONFIG]
+                              take an endpoint out of rotation (in-flight requests finish) or back in
   fulcrum --help | --version
 
 exit codes: 0 ok · 1 invalid config or reload rejected · 2 usage or unreadable file
@@ -33,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/check.ts')).check(rest);
     case 'reload':
       return (await import('./cli/reload.ts')).reload(rest);
+    case 'endpoints':
+      return (await import('./cli/endpoints.ts')).endpoints(rest);
     case '--version':
     case '-v':
       process.stdout.write(`fulcrum ${version()}\n`);

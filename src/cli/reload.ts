@@ -75,7 +75,7 @@ export async function reload(argv: string[]): Promise<number> {
  * The admin address a config file names, read leniently: the file may be the broken one being reloaded,
  * and the running balancer is the one to report its errors.
  */
-function adminAddressOf(file: string): string | null {
+export function adminAddressOf(file: string): string | null {
   try {
     const doc = parse(readFileSync(file, 'utf8')) as { admin?: { address?: unknown } | null } | null;
     if (doc?.admin === undefined || doc.admin === null) return null;

@@ -3,7 +3,7 @@
 // time; a failed one changes nothing.
 import { log } from '../core/log.ts';
 import { HttpListener } from '../http/listener.ts';
-import type { Endpoint } from '../upstream/endpoint.ts';
+import { EndpointState, endpointStateNames, type Endpoint } from '../upstream/endpoint.ts';
 import type { OutlierDetector } from '../upstream/health/outlier.ts';
 import type { HealthScheduler } from '../upstream/health/scheduler.ts';
 import type { AdminServer } from './admin/server.ts';
@@ -156,6 +156,25 @@ export class Runtime {
     this.schedulers = [];
     for (const d of this.detectors) d.stop();
     this.detectors = [];
+  }
+
+  /**
+   * Operator verbs on one endpoint (HAProxy's `set server … state drain|ready|maint`): `drain` takes no new
+   * work while in-flight exchanges finish (its idle upstream connections close at once); `disable` is the
+   * same, for maintenance; `enable` returns it to healthy (active checks, when configured, go on judging it).
+   * The state is the endpoint's, so it survives reloads. Returns an error message, or null.
+   */
+  setEndpointState(pool: string, address: string, verb: 'drain' | 'enable' | 'disable'): string | null {
+    const p = this.generation.pools.get(pool);
+    if (p === undefined) return `no pool named ${JSON.stringify(pool)}`;
+    const e = p.endpoints.find((x) => x.key === address);
+    if (e === undefined) return `pool ${pool} has no endpoint ${JSON.stringify(address)} (endpoints: ${p.endpoints.map((x) => x.key).join(', ')})`;
+    const from = endpointStateNames[e.state];
+    e.state = verb === 'drain' ? EndpointState.draining : verb === 'disable' ? EndpointState.disabled : EndpointState.healthy;
+    p.refresh();
+    if (verb !== 'enable') e.connections?.closeIdle();
+    log('info', 'endpoint state', { pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
+    return null;
   }
 
   /** Reuses running listeners with the same protocol and address; binds the others. */

@@ -240,6 +240,10 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     this.idle.push(conn);
   }
 
+  closeIdle(): void {
+    for (const conn of this.idle.splice(0)) conn.socket.destroy();
+  }
+
   /** Closes idle sockets now and busy ones as they are released; used when the endpoint leaves its pool. */
   close(): void {
     this.shut = true;

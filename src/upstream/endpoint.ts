@@ -17,6 +17,8 @@ export const endpointStateNames = ['healthy', 'unhealthy', 'ejected', 'draining'
 export interface EndpointConnectionsLike {
   /** Closes idle sockets now and the busy ones as they finish; no new ones are opened afterwards. */
   close(): void;
+  /** Closes the idle sockets only (the endpoint is draining; busy ones finish and idle out). */
+  closeIdle(): void;
   readonly idleCount: number;
   readonly activeCount: number;
 }

@@ -12,6 +12,8 @@ export class Backend {
   healthStatus: number;
   healthRequests: number;
   requests: number;
+  /** Answer requests (not `/health`) after this long. */
+  delayMs: number;
   private server: http.Server | null;
   private readonly sockets: Set<net.Socket>;
 
@@ -22,6 +24,7 @@ export class Backend {
     this.healthStatus = 200;
     this.healthRequests = 0;
     this.requests = 0;
+    this.delayMs = 0;
     this.server = null;
     this.sockets = new Set();
   }
@@ -39,7 +42,9 @@ export class Backend {
         return;
       }
       this.requests++;
-      res.writeHead(this.status, { 'x-origin': this.name, 'content-length': this.name.length }).end(this.name);
+      const answer = () => res.writeHead(this.status, { 'x-origin': this.name, 'content-length': this.name.length }).end(this.name);
+      if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+      else answer();
     });
     server.on('connection', (s: net.Socket) => {
       this.sockets.add(s);

@@ -151,3 +151,32 @@ test('`fulcrum` prints usage, version, and exits 2 on an unknown command', async
   const unreachable = fulcrum(['reload', '--admin', `127.0.0.1:${await freePort()}`]);
   assert.equal(await exitOf(unreachable), 4);
 });
+
+test('`fulcrum endpoints drain|enable` change an endpoint of a running balancer', async () => {
+  const file = join(dir, 'endpoints.yaml');
+  writeFileSync(file, yaml([a, b]));
+  const child = fulcrum(['run', file]);
+  try {
+    await waitFor(async () => (await generation()) === 1);
+    const stateOf = async (address: string) => {
+      const res = await request(`http://127.0.0.1:${adminPort}/status`);
+      const body = (await res.body.json()) as { pools: { endpoints: { address: string; state: string }[] }[] };
+      return body.pools[0].endpoints.find((e) => e.address === address)!.state;
+    };
+    const drain = fulcrum(['endpoints', 'drain', 'app', a.address, '--config', file]);
+    assert.equal(await exitOf(drain), 0, drain.output());
+    assert.equal(await stateOf(a.address), 'draining');
+    for (let i = 0; i < 6; i++) assert.equal(await backendName(), 'b', 'a draining endpoint takes no new requests');
+    const enable = fulcrum(['endpoints', 'enable', 'app', a.address, '--admin', `127.0.0.1:${adminPort}`]);
+    assert.equal(await exitOf(enable), 0, enable.output());
+    assert.equal(await stateOf(a.address), 'healthy');
+    const unknown = fulcrum(['endpoints', 'drain', 'app', '127.0.0.1:1', '--config', file]);
+    assert.equal(await exitOf(unknown), 1);
+    assert.match(unknown.output(), /has no endpoint/);
+    const misuse = fulcrum(['endpoints', 'explode', 'app', a.address]);
+    assert.equal(await exitOf(misuse), 2);
+  } finally {
+    child.kill('SIGTERM');
+    await exitOf(child);
+  }
+});

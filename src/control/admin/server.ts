@@ -54,7 +54,13 @@ export function startAdmin(rt: Runtime, host: string, port: number): Promise<Adm
       );
       return;
     }
-    send(res, 404, { error: 'not found', routes: ['GET /status', 'POST /reload'] });
+    const verb = /^\/pools\/([^/]+)\/endpoints\/([^/]+)\/(drain|enable|disable)$/.exec(url);
+    if (req.method === 'POST' && verb !== null) {
+      req.resume();
+      const error = rt.setEndpointState(decodeURIComponent(verb[1]), decodeURIComponent(verb[2]), verb[3] as 'drain' | 'enable' | 'disable');
+      return error === null ? send(res, 200, { ok: true }) : send(res, 404, { ok: false, errors: [error] });
+    }
+    send(res, 404, { error: 'not found', routes: ['GET /status', 'POST /reload', 'POST /pools/POOL/endpoints/ADDRESS/drain|enable|disable'] });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
