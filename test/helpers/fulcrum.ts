@@ -1,5 +1,8 @@
 // Runs Fulcrum in-process for integration tests: config as a plain object (same shape as the YAML), real
 // listeners on 127.0.0.1 port 0, control-plane logs silenced.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Endpoint } from '../../src/upstream/endpoint.ts';
 import { parseConfigValue } from '../../src/control/config/load.ts';
 import { Runtime } from '../../src/control/runtime.ts';
 import { setQuiet } from '../../src/core/log.ts';
@@ -40,4 +43,21 @@ export async function startFulcrum(config: unknown): Promise<RunningFulcrum> {
     reload: (next: unknown) => rt.reload(parseConfigValue(next, 'test-config')),
     stop: (drainTimeoutMs = 2000) => rt.stop(drainTimeoutMs),
   };
+}
+
+/** The running generation's endpoint at `address` in `pool` (the test configs' pool is `app`). */
+export function endpointOf(lb: RunningFulcrum, address: string, pool = 'app'): Endpoint {
+  const e = lb.rt.generation.pools.get(pool)?.endpoints.find((x) => x.key === address);
+  assert.ok(e !== undefined, `no endpoint ${address} in pool ${pool}`);
+  return e;
+}
+
+/** Polls `cond` every 5 ms; resolves with the time waited, fails after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+  return performance.now() - t0;
 }

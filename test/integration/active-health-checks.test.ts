@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { status } from '../../src/control/admin/server.ts';
 import { EndpointState, type Endpoint } from '../../src/upstream/endpoint.ts';
 import { Backend } from '../helpers/backend.ts';
-import { simpleConfig, startFulcrum, type RunningFulcrum } from '../helpers/fulcrum.ts';
+import { endpointOf, simpleConfig, startFulcrum, waitFor, type RunningFulcrum } from '../helpers/fulcrum.ts';
 import { startHangOrigin } from '../helpers/origins.ts';
 
 const intervalMs = 100;
@@ -40,23 +40,6 @@ async function fulcrum(addresses: readonly string[], pool: object = {}): Promise
   return lb;
 }
 
-function endpoint(lb: RunningFulcrum, address: string): Endpoint {
-  const e = lb.rt.generation.pools.get('app')!.endpoints.find((x) => x.key === address);
-  assert.ok(e !== undefined, address);
-  return e;
-}
-
-/** Resolves with the time waited; fails after `timeoutMs`. */
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = performance.now();
-  const deadline = t0 + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-  return performance.now() - t0;
-}
-
 /** Sends `n` requests one after another; counts answers by origin name. */
 async function traffic(lb: RunningFulcrum, n: number): Promise<Map<string, number>> {
   const by = new Map<string, number>();
@@ -76,7 +59,7 @@ describe('active health checks', () => {
   test('a backend that dies is unhealthy within interval × fall and gets no traffic; back, it is healthy within interval × rise', async () => {
     const [a, b, c] = await backends('a', 'b', 'c');
     const lb = await fulcrum([a.address, b.address, c.address]);
-    const ec = endpoint(lb, c.address);
+    const ec = endpointOf(lb, c.address);
     await waitFor('first probes', () => c.healthRequests >= 1, intervalMs * 2 + slackMs);
     await c.stop();
     await waitFor('c unhealthy', unhealthy(ec), intervalMs * 1.1 * fall + timeoutMs + slackMs);
@@ -97,7 +80,7 @@ describe('active health checks', () => {
     const [a, b] = await backends('a', 'b');
     b.healthStatus = 500;
     const lb = await fulcrum([a.address, b.address]);
-    const eb = endpoint(lb, b.address);
+    const eb = endpointOf(lb, b.address);
     await waitFor('b unhealthy', unhealthy(eb), intervalMs * 1.1 * (fall + 1) + slackMs);
     assert.equal(eb.lastProbe, 'status 500');
     const view = status(lb.rt) as { pools: { panic: boolean; endpoints: { address: string; state: string; health: Record<string, unknown> }[] }[] };
@@ -118,7 +101,7 @@ describe('active health checks', () => {
     const hang = await startHangOrigin();
     running.push({ stop: () => hang.close() });
     const lb = await fulcrum([a.address, hang.address]);
-    const eh = endpoint(lb, hang.address);
+    const eh = endpointOf(lb, hang.address);
     const t = await waitFor('hang unhealthy', unhealthy(eh), (intervalMs * 1.1 + timeoutMs) * (fall + 1) + slackMs);
     assert.equal(eh.lastProbe, `timeout after ${timeoutMs}ms`);
     assert.ok(t >= timeoutMs * fall, `not before ${fall} timeouts (${t.toFixed(0)}ms)`);
@@ -137,7 +120,7 @@ describe('active health checks', () => {
     assert.deepEqual([...by.entries()].sort(), [['p1', 10], ['p2', 10], ['p3', 10], ['p4', 10]]);
     // two of four healthy is 50%, not below: panic ends and only the healthy ones take traffic
     list[1].healthStatus = 200;
-    await waitFor('p2 healthy', healthy(endpoint(lb, list[1].address)), intervalMs * 1.1 * (rise + 1) + slackMs);
+    await waitFor('p2 healthy', healthy(endpointOf(lb, list[1].address)), intervalMs * 1.1 * (rise + 1) + slackMs);
     assert.equal(pool.panic, false);
     const after = await traffic(lb, 20);
     assert.deepEqual([...after.entries()].sort(), [['p1', 10], ['p2', 10]]);
@@ -150,11 +133,11 @@ describe('active health checks', () => {
     const config = (rise: number) => simpleConfig([a.address, b.address], { pool: { health: { ...health, rise } } });
     const lb = await startFulcrum(config(rise));
     running.push({ stop: () => lb.stop(500) });
-    const eb = endpoint(lb, b.address);
+    const eb = endpointOf(lb, b.address);
     await waitFor('b unhealthy', unhealthy(eb), intervalMs * 1.1 * (fall + 1) + slackMs);
     const r = await lb.reload(config(3));
     assert.equal(r.ok, true, r.errors.join('\n'));
-    assert.equal(endpoint(lb, b.address), eb, 'the endpoint is reused');
+    assert.equal(endpointOf(lb, b.address), eb, 'the endpoint is reused');
     assert.equal(eb.state, EndpointState.unhealthy);
     const pool = lb.rt.generation.pools.get('app')!;
     assert.deepEqual(pool.eligible.map((e) => e.key), [a.address]);

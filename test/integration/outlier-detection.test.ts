@@ -5,12 +5,11 @@
 // a reload without `outlierDetection` ends it at once. Fast timings: baseEjectionTime 300ms.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { status } from '../../src/control/admin/server.ts';
 import { EndpointState, type Endpoint } from '../../src/upstream/endpoint.ts';
 import { Backend } from '../helpers/backend.ts';
-import { simpleConfig, startFulcrum, type RunningFulcrum } from '../helpers/fulcrum.ts';
+import { endpointOf, simpleConfig, startFulcrum, waitFor, type RunningFulcrum } from '../helpers/fulcrum.ts';
 import { freePort } from '../helpers/origins.ts';
 
 const baseMs = 300;
@@ -41,21 +40,6 @@ async function fulcrum(addresses: readonly string[], od: object = outlierDetecti
   return lb;
 }
 
-function endpoint(lb: RunningFulcrum, address: string): Endpoint {
-  const e = lb.rt.generation.pools.get('app')!.endpoints.find((x) => x.key === address);
-  assert.ok(e !== undefined, address);
-  return e;
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-  return performance.now() - t0;
-}
-
 /** Sends `n` requests one after another; counts answers by `body status`. */
 async function traffic(lb: RunningFulcrum, n: number): Promise<Map<string, number>> {
   const by = new Map<string, number>();
@@ -73,7 +57,7 @@ describe('outlier detection', () => {
   test('a backend answering 500 is ejected after consecutive5xx, gets no traffic, and returns after baseEjectionTime', async () => {
     const [a, b, c, bad] = await backends(['a', 200], ['b', 200], ['c', 200], ['bad', 500]);
     const lb = await fulcrum([a.address, b.address, c.address, bad.address]);
-    const e = endpoint(lb, bad.address);
+    const e = endpointOf(lb, bad.address);
     const first = await traffic(lb, 12); // round robin: every 4th request reaches `bad`
     assert.equal(first.get('bad 500'), 3);
     assert.equal(e.state, EndpointState.ejected);
@@ -104,7 +88,7 @@ describe('outlier detection', () => {
     const [a, b] = await backends(['a', 200], ['b', 200]);
     const dead = `127.0.0.1:${await freePort()}`;
     const lb = await fulcrum([a.address, b.address, dead]);
-    const e = endpoint(lb, dead);
+    const e = endpointOf(lb, dead);
     const by = await traffic(lb, 12);
     assert.deepEqual([...by.keys()].sort(), ['a 200', 'b 200'], 'connect failures are retried on another endpoint');
     assert.equal(e.state, EndpointState.ejected);
@@ -132,12 +116,12 @@ describe('outlier detection', () => {
     const [a, b, bad] = await backends(['a', 200], ['b', 200], ['bad', 500]);
     const addresses = [a.address, b.address, bad.address];
     const lb = await fulcrum(addresses);
-    const e = endpoint(lb, bad.address);
+    const e = endpointOf(lb, bad.address);
     await traffic(lb, 9);
     assert.equal(e.state, EndpointState.ejected);
     const reloaded = await lb.reload(simpleConfig(addresses, { pool: { outlierDetection: outlierDetection() } }));
     assert.equal(reloaded.ok, true, reloaded.errors.join('\n'));
-    assert.equal(endpoint(lb, bad.address), e);
+    assert.equal(endpointOf(lb, bad.address), e);
     assert.equal(e.state, EndpointState.ejected, 'still ejected in the new generation');
     assert.equal(lb.rt.generation.pools.get('app')!.eligible.includes(e), false);
     await waitFor('return under the new generation', () => e.state === EndpointState.healthy, baseMs + slackMs);
