@@ -145,9 +145,10 @@ export class LoadBound {
 }
 
 /**
- * Retries and busy endpoints for table balancers (ring-hash points, maglev entries): from `start`, the next
- * entries of `owners` in order, each distinct endpoint looked at once. When every untried endpoint is over
- * the load bound, the first untried one met takes the exchange.
+ * A pick for table balancers (ring-hash points, maglev entries): the owner of `start` when it is untried and
+ * within the load bound — the usual case, decided at the first entry — else the next entries of `owners` in
+ * order, each distinct endpoint looked at once (retries and busy endpoints). When every untried endpoint is
+ * over the load bound, the first untried one met takes the exchange.
  */
 export function walkOwners(
   owners: ArrayLike<number>,
@@ -159,6 +160,7 @@ export function walkOwners(
 ): Endpoint | undefined {
   const size = owners.length;
   const n = endpoints.length;
+  bound.begin();
   stamps.begin();
   let seen = 0;
   let fallback = -1;

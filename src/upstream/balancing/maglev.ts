@@ -15,7 +15,7 @@ import type { Plugin } from '../../core/registry.ts';
 import type { Endpoint } from '../endpoint.ts';
 import { balanceFactorSchema, EndpointSetSignature, isPrime, LoadBound, tableSizeSchema, walkOwners, WalkStamps } from './hash-support.ts';
 import { keySchema } from './keys.ts';
-import { isTried, type Balancer, type PickContext } from './types.ts';
+import type { Balancer, PickContext } from './types.ts';
 import { WeightedRoundRobin } from './weighted-round-robin.ts';
 
 export const schema = z
@@ -112,10 +112,6 @@ export class Maglev implements Balancer {
     if (table.length === 0) return undefined;
     if (!ctx.hasHash) return this.fallback.pick(ctx);
     const start = (ctx.hash >>> 0) % table.length;
-    const first = table[start];
-    const e = this.endpoints[first];
-    this.bound.begin();
-    if (!isTried(e, ctx) && this.bound.allows(first)) return e;
     return walkOwners(this.table, start, this.endpoints, ctx, this.stamps, this.bound);
   }
 }

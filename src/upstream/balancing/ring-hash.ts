@@ -13,7 +13,7 @@ import type { Plugin } from '../../core/registry.ts';
 import type { Endpoint } from '../endpoint.ts';
 import { balanceFactorSchema, EndpointSetSignature, LoadBound, virtualNodesSchema, walkOwners, WalkStamps } from './hash-support.ts';
 import { keySchema } from './keys.ts';
-import { isTried, type Balancer, type PickContext } from './types.ts';
+import type { Balancer, PickContext } from './types.ts';
 import { WeightedRoundRobin } from './weighted-round-robin.ts';
 
 export const schema = z
@@ -111,10 +111,6 @@ export class RingHash implements Balancer {
       else hi = mid;
     }
     const start = lo === size ? 0 : lo;
-    const first = this.owners[start];
-    const e = this.endpoints[first];
-    this.bound.begin();
-    if (!isTried(e, ctx) && this.bound.allows(first)) return e;
     return walkOwners(this.owners, start, this.endpoints, ctx, this.stamps, this.bound);
   }
 }
