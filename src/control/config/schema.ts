@@ -10,25 +10,8 @@ import { describeFound, durationSchema, sizeSchema } from '../../core/units.ts';
 import { balancerPlugins } from '../../upstream/balancing/registry.ts';
 import { healthCheckPlugins, type HealthCheckName } from '../../upstream/health/registry.ts';
 import { stickySchema } from '../../upstream/sticky/cookie.ts';
+import { checked, headerNameSchema, integerIn } from '../../core/schema-helpers.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
-
-/** A field that accepts any input and either parses it or reports `expected …, found …`. */
-function checked<T>(expected: string, parse: (value: unknown) => T | undefined) {
-  return z.unknown().transform((value, ctx): T => {
-    const result = parse(value);
-    if (result === undefined) {
-      ctx.issues.push({ code: 'custom', message: `${expected}, found ${describeFound(value)}`, input: value });
-      return z.NEVER;
-    }
-    return result;
-  });
-}
-
-function integerIn(min: number, max: number) {
-  return checked(`expected an integer ${min}..${max}`, (v) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined,
-  );
-}
 
 /** Sizes that are limits: 0 would refuse every request. */
 const positiveSize = sizeSchema.refine((bytes) => bytes > 0, { error: 'expected a size above 0, found 0' });
@@ -142,11 +125,6 @@ export const listenerLimitsSchema = z.strictObject({
   maxHeaders: integerIn(1, 10_000).prefault(100),
 });
 
-const headerName = checked(
-  'expected an HTTP header name like "x-request-id"',
-  (v) => (typeof v === 'string' && /^[!#$%&'*+\-.^_`|~0-9a-z]+$/i.test(v) ? v.toLowerCase() : undefined),
-);
-
 export const listenerObject = z.strictObject({
   name: nameSchema,
   /** Only `http` for now. */
@@ -161,7 +139,7 @@ export const listenerObject = z.strictObject({
    *  Default none (like NGINX `set_real_ip_from` unset). */
   trustedProxies: z.array(cidrSchema).default(() => []),
   /** Kept when present, generated when absent; lowercased. Default `x-request-id`, the de-facto name. */
-  requestIdHeader: headerName.prefault('x-request-id'),
+  requestIdHeader: headerNameSchema.prefault('x-request-id'),
 });
 
 /** Fills in default route names: `${listener}-${index}`. */
@@ -291,6 +269,9 @@ export const poolSchema = z.strictObject({
 export const adminSchema = z.strictObject({
   /** Default 127.0.0.1:9900: loopback, so the admin API is reachable from this host only. */
   address: listenAddressSchema.prefault('127.0.0.1:9900'),
+  /** Bearer token required for every action and for reads from a non-loopback peer; absent = only reads
+   *  from loopback are served, everything else gets 401. At least 16 characters. */
+  token: z.string().min(16, 'expected a token of at least 16 characters').optional(),
 });
 
 export const shutdownSchema = z.strictObject({
