@@ -43,6 +43,14 @@ function poolSettings(p: PoolConfig): PoolSettings {
     responseTimeoutMs: p.timeouts.response === 0 ? 2 ** 31 : p.timeouts.response,
     maxTries: p.maxTries,
     slowStartMs: p.slowStart,
+    retryOnConnectFailure: p.retries.on.includes('connect-failure'),
+    retryOnReset: p.retries.on.includes('reset'),
+    retryOnTimeout: p.retries.on.includes('timeout'),
+    retryStatus: Uint8Array.from({ length: 100 }, (_, i) => (p.retries.on.includes(500 + i) ? 1 : 0)),
+    retryNonIdempotent: p.retries.nonIdempotent,
+    perTryTimeoutMs: p.retries.perTryTimeout,
+    backoffBaseMs: p.retries.backoff.base,
+    backoffMaxMs: Math.max(p.retries.backoff.base, p.retries.backoff.max),
   };
 }
 
@@ -111,6 +119,16 @@ export function buildGeneration(config: Config, id: number, previous: Generation
           : null;
     const wasInPanic = previous?.pools.get(p.name)?.panic ?? false;
     const pool = new Pool(p.name, list, createBalancer(p), settings, key, sticky, p.panicThreshold, wasInPanic);
+    // live counts carry over a reload; the caps and budget shares come from the new config
+    const before = previous?.pools.get(p.name);
+    if (before !== undefined) {
+      pool.breaker = before.breaker;
+      pool.retryBudget = before.retryBudget;
+    }
+    const cb = p.circuitBreakers;
+    pool.breaker.limits = { maxConnections: cb.maxConnections, maxPending: cb.maxPending, maxRequests: cb.maxRequests, maxRetries: cb.maxRetries ?? Infinity };
+    pool.retryBudget.percent = p.retries.budget.percent;
+    pool.retryBudget.minPerSecond = p.retries.budget.minPerSecond;
     const od = p.outlierDetection;
     if (od !== undefined) {
       const outlier = {

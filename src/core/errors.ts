@@ -16,8 +16,12 @@ export const Reason = {
   upstreamTimeout: 'upstream_timeout',
   upstreamReset: 'upstream_reset',
   upstreamBadResponse: 'upstream_bad_response',
+  /** Every try was answered with a status the retry policy retries, and no try was left. */
+  upstreamErrorStatus: 'upstream_error_status',
   queueFull: 'queue_full',
   queueTimeout: 'queue_timeout',
+  circuitOpen: 'circuit_open',
+  forbidden: 'forbidden',
   shuttingDown: 'shutting_down',
 } as const;
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];

@@ -8,6 +8,7 @@ import { Reason, type ReasonCode } from '../core/errors.ts';
 import { nextRequestId } from '../core/request-id.ts';
 import '../core/latin1.ts';
 import { beginPick, markTried, PickContext } from '../upstream/balancing/types.ts';
+import { CircuitLimit } from '../upstream/circuit-breaker.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
 import type { Pool } from '../upstream/pool.ts';
 import type { Route } from '../routing/route-table.ts';
@@ -85,6 +86,18 @@ export class Exchange implements ConnectionUser {
   bodyStreamed: boolean;
   tries: number;
   staleRetried: boolean;
+  /** Counted in the pool's circuit breaker: in flight / waiting for a socket / on a retry. */
+  counted: boolean;
+  pendingCounted: boolean;
+  retrying: boolean;
+  /** A retry waiting out its backoff. */
+  retryTimer: NodeJS.Timeout | null;
+  /** The endpoint that received the request on the failed try: a retry may go back to it when no other is left. */
+  lastEndpoint: Endpoint | null;
+  /** This exchange's limit on each try's response head (pool's per-try or response timeout, or the route's). */
+  tryTimeoutMs: number;
+  /** Whether that limit passing may be retried (a per-try timeout, with `timeout` in the retry policy). */
+  retryTimeouts: boolean;
   lastFailure: ReasonCode;
   // response side
   readonly respScanner: HeadScanner;
@@ -131,6 +144,13 @@ export class Exchange implements ConnectionUser {
     this.bodyStreamed = false;
     this.tries = 0;
     this.staleRetried = false;
+    this.counted = false;
+    this.pendingCounted = false;
+    this.retrying = false;
+    this.retryTimer = null;
+    this.lastEndpoint = null;
+    this.tryTimeoutMs = 0;
+    this.retryTimeouts = false;
     this.lastFailure = Reason.upstreamConnectFailed;
     this.respScanner = new HeadScanner();
     this.respBuf = null;
@@ -280,6 +300,9 @@ export class Exchange implements ConnectionUser {
     }
     this.route = route;
     this.pool = route.pool;
+    const poolSettings = route.pool.settings;
+    this.tryTimeoutMs = poolSettings.perTryTimeoutMs > 0 ? poolSettings.perTryTimeoutMs : poolSettings.responseTimeoutMs;
+    this.retryTimeouts = poolSettings.perTryTimeoutMs > 0 && poolSettings.retryOnTimeout;
 
     // The upstream head: request line (as received when it is already HTTP/1.1 origin-form), kept header
     // lines, then framing and forwarding headers.
@@ -387,6 +410,11 @@ export class Exchange implements ConnectionUser {
     if (this.tries === 0) {
       beginPick(this.ctx);
       this.startedAt = now();
+      const breaker = pool.breaker;
+      if (breaker.requests >= breaker.limits.maxRequests) return this.reply(503, Reason.circuitOpen, breaker.trip(CircuitLimit.maxRequests));
+      breaker.requests++;
+      this.counted = true;
+      pool.retryBudget.deposit(this.startedAt);
     }
     // A sticky cookie's endpoint first, while it may take work; otherwise (or on a retry) the balancer.
     const pinned = this.stickyEndpoint;
@@ -395,6 +423,8 @@ export class Exchange implements ConnectionUser {
       endpoint = pinned;
       markTried(pinned, this.ctx);
     } else endpoint = pool.pick(this.ctx);
+    // every endpoint was tried: a retry of a request that reached one may go back to it
+    if (endpoint === undefined && this.lastEndpoint !== null && this.lastEndpoint.eligible) endpoint = this.lastEndpoint;
     if (endpoint === undefined) {
       if (this.tries === 0) return this.reply(503, Reason.noEligibleEndpoint);
       return this.reply(this.lastFailure === Reason.upstreamTimeout ? 504 : 502, this.lastFailure);
@@ -404,19 +434,98 @@ export class Exchange implements ConnectionUser {
   }
 
   private useEndpoint(endpoint: Endpoint, forceNew: boolean): void {
+    const pool = this.pool!;
+    const connections = connectionsOf(endpoint, pool.settings);
+    if (forceNew || connections.idleCount === 0) {
+      // this try opens a socket or waits for one: the pool's circuit breakers decide first
+      const breaker = pool.breaker;
+      if (connections.openCount < pool.settings.maxConnections) {
+        if (breaker.limits.maxConnections !== Infinity && openConnections(pool) >= breaker.limits.maxConnections) {
+          return this.reply(503, Reason.circuitOpen, breaker.trip(CircuitLimit.maxConnections));
+        }
+      } else if (breaker.pending >= breaker.limits.maxPending) {
+        return this.reply(503, Reason.circuitOpen, breaker.trip(CircuitLimit.maxPending));
+      }
+    }
     this.endpoint = endpoint;
-    if (this.pool!.balancer.observe !== undefined) this.sentAt = performance.now();
+    if (pool.balancer.observe !== undefined) this.sentAt = performance.now();
     endpoint.inFlight++;
     endpoint.requests++;
-    const connections = connectionsOf(endpoint, this.pool!.settings);
     this.waitingOn = connections;
     const opening = connections.acquire(this, forceNew);
-    if (this.waitingOn !== null) this.connecting = opening;
+    if (this.waitingOn !== null) {
+      if (opening !== null) this.connecting = opening;
+      else {
+        this.pendingCounted = true;
+        pool.breaker.pending++;
+      }
+    }
+  }
+
+  /** Left a connection queue. */
+  private unpend(): void {
+    if (this.pendingCounted) {
+      this.pendingCounted = false;
+      this.pool!.breaker.pending--;
+    }
+  }
+
+  /**
+   * Whether another try may start: within `maxTries`, the retry caps and the retry budget, and — when the
+   * failed try may have reached the endpoint (`sent`) — only for a request still replayable whose method is
+   * idempotent or explicitly allowed. Counts the retry when it may.
+   */
+  private mayRetry(sent: boolean): boolean {
+    const pool = this.pool!;
+    const s = pool.settings;
+    if (this.tries >= s.maxTries) return false;
+    if (sent && (this.bodyStreamed || !this.requestComplete || (!s.retryNonIdempotent && !isIdempotent(this.methodCode)))) return false;
+    const breaker = pool.breaker;
+    if (!this.retrying && breaker.retries >= breaker.limits.maxRetries) {
+      breaker.trip(CircuitLimit.maxRetries);
+      return false;
+    }
+    if (!pool.retryBudget.tryWithdraw(now())) return false;
+    if (!this.retrying) {
+      this.retrying = true;
+      breaker.retries++;
+    }
+    return true;
+  }
+
+  /**
+   * Gives up a try the endpoint received (its socket is not reused) and starts the next after a fully
+   * jittered exponential backoff (Envoy: random in [0, base × (2^n − 1)], capped at max).
+   */
+  private retryLater(failure: ReasonCode): void {
+    const endpoint = this.endpoint;
+    this.lastFailure = failure;
+    this.dropUpstream();
+    if (endpoint !== null) {
+      endpoint.inFlight--;
+      this.endpoint = null;
+      this.lastEndpoint = endpoint;
+    }
+    this.status = 0;
+    this.respBuf = null;
+    this.respScanner.reset();
+    this.wasReused = false;
+    const s = this.pool!.settings;
+    const delay = Math.random() * Math.min(s.backoffMaxMs, s.backoffBaseMs * (2 ** (this.tries - 1) * 2 - 1));
+    if (delay < 1) return this.connect();
+    this.retryTimer = setTimeout(retryNow, delay, this);
+  }
+
+  /** The backoff passed. */
+  retryNow(): void {
+    this.retryTimer = null;
+    if (this.active) this.connect();
   }
 
   onConnection(conn: UpstreamConnection): void {
     this.waitingOn = null;
     this.connecting = null;
+    this.unpend();
     if (!this.active) {
       conn.owner.release(conn, true);
       return;
@@ -433,13 +542,14 @@ export class Exchange implements ConnectionUser {
       if (held !== null) conn.socket.write(held);
       conn.socket.uncork();
     }
-    conn.deadline = now() + this.pool!.settings.responseTimeoutMs;
+    conn.deadline = now() + this.tryTimeoutMs;
     if (!this.requestComplete) this.ds.resumeReading();
   }
 
   onConnectFailed(reason: ReasonCode): void {
     this.waitingOn = null;
     this.connecting = null;
+    this.unpend();
     const endpoint = this.endpoint;
     if (endpoint === null || !this.active) return;
     endpoint.inFlight--;
@@ -449,7 +559,9 @@ export class Exchange implements ConnectionUser {
     this.observe(endpoint, false);
     this.recordOutcome(endpoint, 0);
     this.lastFailure = reason;
-    if (this.tries < this.pool!.settings.maxTries) return this.connect();
+    // nothing reached the endpoint: the next one is tried at once
+    this.lastEndpoint = null;
+    if (this.pool!.settings.retryOnConnectFailure && this.mayRetry(false)) return this.connect();
     this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
   }
 
@@ -512,6 +624,9 @@ export class Exchange implements ConnectionUser {
       if (this.endpoint !== null) {
         this.observe(this.endpoint, status < 500);
         this.recordOutcome(this.endpoint, status);
+      }
+      if (status >= 500 && status < 600 && this.pool!.settings.retryStatus[status - 500] === 1 && this.mayRetry(true)) {
+        return this.retryLater(Reason.upstreamErrorStatus);
       }
       this.onResponseHead(view, end);
       return;
@@ -703,6 +818,11 @@ export class Exchange implements ConnectionUser {
         return this.useEndpoint(endpoint, true);
       }
       endpoint.failures++;
+      if (this.pool!.settings.retryOnReset && this.respBuf === null && this.status === 0 && this.mayRetry(true)) {
+        this.observe(endpoint, false);
+        this.recordOutcome(endpoint, 0);
+        return this.retryLater(Reason.upstreamReset);
+      }
       return this.upstreamFailed(Reason.upstreamReset);
     }
     // mid-body: the client cannot be told except by closing
@@ -721,7 +841,15 @@ export class Exchange implements ConnectionUser {
   }
 
   onUpstreamTimeout(): void {
-    if (this.endpoint !== null) this.endpoint.failures++;
+    const endpoint = this.endpoint;
+    if (endpoint !== null) {
+      endpoint.failures++;
+      if (this.retryTimeouts && this.respBuf === null && this.status === 0 && this.mayRetry(true)) {
+        this.observe(endpoint, false);
+        this.recordOutcome(endpoint, 0);
+        return this.retryLater(Reason.upstreamTimeout);
+      }
+    }
     this.upstreamFailed(Reason.upstreamTimeout);
   }
 
@@ -753,14 +881,14 @@ export class Exchange implements ConnectionUser {
   // ---- endings -----------------------------------------------------------------------------------------------
 
   /** Answers the client locally (no upstream response was forwarded). */
-  private reply(status: number, reason: ReasonCode): void {
+  private reply(status: number, reason: ReasonCode, limit = ''): void {
     this.dropUpstream();
     // A body we did not read leaves the connection out of sync, and a malformed or refused request may
     // hide another.
     if (!this.requestComplete || status === 400 || status === 417 || status === 501) this.closeAfter = true;
     this.status = status;
     this.responseStarted = true;
-    this.ds.write(localReply(status, reason, this.requestId, this.closeAfter, this.methodCode === Method.HEAD, this.version === 10 && !this.closeAfter));
+    this.ds.write(localReply(status, reason, this.requestId, this.closeAfter, this.methodCode === Method.HEAD, this.version === 10 && !this.closeAfter, limit));
     this.finish(false);
   }
 
@@ -777,6 +905,24 @@ export class Exchange implements ConnectionUser {
       this.waitingOn = null;
       if (this.connecting !== null) this.connecting.user = null;
       this.connecting = null;
+      this.unpend();
+    }
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
+  /** The pool's circuit-breaker counts let go of this exchange. */
+  private uncount(): void {
+    const breaker = this.pool!.breaker;
+    if (this.counted) {
+      this.counted = false;
+      breaker.requests--;
+    }
+    if (this.retrying) {
+      this.retrying = false;
+      breaker.retries--;
     }
   }
 
@@ -784,6 +930,7 @@ export class Exchange implements ConnectionUser {
   private finish(abort: boolean): void {
     if (!this.active) return;
     this.active = false;
+    if (this.counted) this.uncount();
     if (this.endpoint !== null) {
       this.endpoint.inFlight--;
       this.endpoint = null;
@@ -804,6 +951,7 @@ export class Exchange implements ConnectionUser {
     this.closeAfter = true;
     this.dropUpstream();
     this.active = false;
+    if (this.counted) this.uncount();
     if (this.endpoint !== null) {
       this.endpoint.inFlight--;
       this.endpoint = null;
@@ -829,6 +977,7 @@ export class Exchange implements ConnectionUser {
     this.bodyStreamed = false;
     this.tries = 0;
     this.staleRetried = false;
+    this.lastEndpoint = null;
     this.lastFailure = Reason.upstreamConnectFailed;
     this.respScanner.reset();
     this.respBuf = null;
@@ -883,6 +1032,17 @@ function stripPort(host: string): string {
   }
   const colon = host.indexOf(':');
   return colon < 0 ? host : host.slice(0, colon);
+}
+
+/** Sockets open or opening across the pool: checked only when a try would open one. */
+function openConnections(pool: Pool): number {
+  let n = 0;
+  for (const e of pool.endpoints) if (e.connections !== null) n += e.connections.openCount;
+  return n;
+}
+
+function retryNow(x: Exchange): void {
+  x.retryNow();
 }
 
 function isIdempotent(method: number): boolean {

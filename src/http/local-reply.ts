@@ -4,6 +4,7 @@ import { Reason, type ReasonCode } from '../core/errors.ts';
 
 const statusText: Record<number, string> = {
   400: 'Bad Request',
+  403: 'Forbidden',
   404: 'Not Found',
   408: 'Request Timeout',
   413: 'Content Too Large',
@@ -37,12 +38,13 @@ export function reasonForStatus(status: number): ReasonCode {
  * Builds the whole reply as one buffer. `head` is true for HEAD requests (no body bytes), `close` adds
  * `Connection: close`, `keepAlive10` adds `Connection: keep-alive` for HTTP/1.0 clients that asked for it.
  */
-export function localReply(status: number, reason: ReasonCode, requestId: string, close: boolean, head: boolean, keepAlive10: boolean): Buffer {
+export function localReply(status: number, reason: ReasonCode, requestId: string, close: boolean, head: boolean, keepAlive10: boolean, limit = ''): Buffer {
   const text = statusText[status] ?? 'Error';
-  const body = `${status} ${text}\nreason: ${reason}\nrequest-id: ${requestId}\n`;
+  // `limit`: which circuit-breaker cap turned the request away (circuit_open)
+  const body = `${status} ${text}\nreason: ${reason}\n${limit === '' ? '' : `limit: ${limit}\n`}request-id: ${requestId}\n`;
   const connection = close ? 'connection: close\r\n' : keepAlive10 ? 'connection: keep-alive\r\n' : '';
   const headText =
     `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
-    `x-fulcrum-reason: ${reason}\r\n${connection}\r\n`;
+    `x-fulcrum-reason: ${reason}\r\n${limit === '' ? '' : `x-fulcrum-limit: ${limit}\r\n`}${connection}\r\n`;
   return Buffer.from(head ? headText : headText + body, 'latin1');
 }

@@ -179,6 +179,11 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     return this.open - this.idle.length;
   }
 
+  /** Sockets open or opening. */
+  get openCount(): number {
+    return this.open;
+  }
+
   get queueLength(): number {
     return this.queue.length;
   }

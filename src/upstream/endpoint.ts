@@ -21,6 +21,8 @@ export interface EndpointConnectionsLike {
   closeIdle(): void;
   readonly idleCount: number;
   readonly activeCount: number;
+  /** Sockets open or opening. */
+  readonly openCount: number;
 }
 
 export class Endpoint {

@@ -6,6 +6,8 @@ import { log } from '../core/log.ts';
 import { EndpointState, type Endpoint } from './endpoint.ts';
 import type { KeyExtractor } from './balancing/keys.ts';
 import type { AppCookieSticky } from './sticky/app-cookie.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
+import { RetryBudget } from './retry-budget.ts';
 import type { StickyCookies } from './sticky/cookie.ts';
 
 export interface PoolSettings {
@@ -21,6 +23,22 @@ export interface PoolSettings {
   maxTries: number;
   /** Slow start window (HAProxy `slowstart`): 0 = off. */
   slowStartMs: number;
+  /** Retry policy (config `retries`). */
+  retryOnConnectFailure: boolean;
+  retryOnReset: boolean;
+  retryOnTimeout: boolean;
+  /** Statuses retried: retryStatus[status - 500] === 1. */
+  retryStatus: Uint8Array;
+  retryNonIdempotent: boolean;
+  /** 0 = off: `responseTimeoutMs` applies to each try. */
+  perTryTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+/** Settings with no retries beyond connect failures and no per-try timeout: for tests and tools. */
+export function retrySettings(maxTries: number): Pick<PoolSettings, 'maxTries' | 'retryOnConnectFailure' | 'retryOnReset' | 'retryOnTimeout' | 'retryStatus' | 'retryNonIdempotent' | 'perTryTimeoutMs' | 'backoffBaseMs' | 'backoffMaxMs'> {
+  return { maxTries, retryOnConnectFailure: true, retryOnReset: false, retryOnTimeout: false, retryStatus: new Uint8Array(100), retryNonIdempotent: false, perTryTimeoutMs: 0, backoffBaseMs: 0, backoffMaxMs: 0 };
 }
 
 /** Slow start begins at this share of the weight (Envoy's `min_weight_percent` default, 10%). */
@@ -53,6 +71,9 @@ export class Pool {
   panic: boolean;
   /** Passive health: told the outcome of every exchange; null when not configured. Set by the generation. */
   outlier: OutcomeRecorder | null;
+  /** Caps on the pool's traffic; the generation passes the previous generation's so counts carry over. */
+  breaker: CircuitBreaker;
+  retryBudget: RetryBudget;
   /** Endpoints that were healthy at the last refresh: one that joins them starts a slow start. */
   private wasHealthy: Set<Endpoint> | null;
   private rampTimer: NodeJS.Timeout | null;
@@ -76,6 +97,8 @@ export class Pool {
     this.key = key;
     this.sticky = sticky;
     this.outlier = null;
+    this.breaker = new CircuitBreaker({ maxConnections: Infinity, maxPending: Infinity, maxRequests: Infinity, maxRetries: Infinity });
+    this.retryBudget = new RetryBudget(100, 1_000_000);
     this.wasHealthy = null;
     this.rampTimer = null;
     this.panicThreshold = panicThreshold;

@@ -35,7 +35,8 @@ function outlierDetection(extra: object = {}): object {
 }
 
 async function fulcrum(addresses: readonly string[], od: object = outlierDetection()): Promise<RunningFulcrum> {
-  const lb = await startFulcrum(simpleConfig(addresses, { pool: { outlierDetection: od } }));
+  // status retries off: each answer reaches the client, so shares are counted as sent
+  const lb = await startFulcrum(simpleConfig(addresses, { pool: { outlierDetection: od, retries: { on: ['connect-failure'] } } }));
   running.push({ stop: () => lb.stop(500) });
   return lb;
 }
@@ -119,7 +120,7 @@ describe('outlier detection', () => {
     const e = endpointOf(lb, bad.address);
     await traffic(lb, 9);
     assert.equal(e.state, EndpointState.ejected);
-    const reloaded = await lb.reload(simpleConfig(addresses, { pool: { outlierDetection: outlierDetection() } }));
+    const reloaded = await lb.reload(simpleConfig(addresses, { pool: { outlierDetection: outlierDetection(), retries: { on: ['connect-failure'] } } }));
     assert.equal(reloaded.ok, true, reloaded.errors.join('\n'));
     assert.equal(endpointOf(lb, bad.address), e);
     assert.equal(e.state, EndpointState.ejected, 'still ejected in the new generation');

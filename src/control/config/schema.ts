@@ -240,6 +240,48 @@ export const poolTimeoutsSchema = z.strictObject({
   response: durationSchema.prefault('60s'),
 });
 
+type RetryOn = 'connect-failure' | 'reset' | 'timeout' | number;
+/** A status or a named failure a request is retried on. */
+const retryOnItem = checked<RetryOn>(
+  'expected "connect-failure", "reset", "timeout" or a status 500..599',
+  (v) => (v === 'connect-failure' || v === 'reset' || v === 'timeout' ? v : typeof v === 'number' && Number.isInteger(v) && v >= 500 && v <= 599 ? v : undefined),
+);
+
+/** Retry policy (upstream/retry-budget.ts for the budget). Envoy's retry policy with HAProxy's names. */
+export const retriesSchema = z.strictObject({
+  /** What is retried: `connect-failure` (nothing was sent), `reset` (closed before any response byte),
+   *  `timeout` (a `perTryTimeout` passed), and statuses. Default Envoy's `connect-failure,reset` plus
+   *  `gateway-error` (502, 503, 504). */
+  on: z.array(retryOnItem).default((): RetryOn[] => ['connect-failure', 'reset', 502, 503, 504]),
+  /** Retry non-idempotent methods (POST, PATCH, …) after `reset`, `timeout` or a status too; connect failures
+   *  are always retried (the request never left). Default false: RFC 9110 §9.2.2, HAProxy and Envoy. */
+  nonIdempotent: z.boolean().default(false),
+  /** One try's limit on the response head, replacing `timeouts.response` for each try; 0 = off. Envoy
+   *  `per_try_timeout`. */
+  perTryTimeout: durationSchema.prefault('0'),
+  /** Jittered exponential backoff before retries of requests an endpoint received (not before connect
+   *  retries, which go to another endpoint at once, like HAProxy's redispatch). Envoy: base 25ms, max 10×. */
+  backoff: z
+    .strictObject({ base: durationSchema.prefault('25ms'), max: durationSchema.prefault('250ms') })
+    .prefault({}),
+  /** Retries may add at most `percent` % of the pool's requests of the last 10 s plus `minPerSecond` per
+   *  second. Envoy `retry_budget` (20%), Finagle's RetryBudget (its reserve: 10/s). */
+  budget: z.strictObject({ percent: integerIn(0, 100).prefault(20), minPerSecond: integerIn(0, 1_000_000).prefault(10) }).prefault({}),
+});
+
+/** Envoy cluster circuit breakers (defaults 1024, 1024, 1024; `max_retries` is left to the retry budget). */
+export const circuitBreakersSchema = z.strictObject({
+  /** Upstream sockets open across the pool. */
+  maxConnections: integerIn(1, 10_000_000).prefault(1024),
+  /** Requests waiting for a socket across the pool. */
+  maxPending: integerIn(0, 10_000_000).prefault(1024),
+  /** Requests in flight to the pool. */
+  maxRequests: integerIn(1, 10_000_000).prefault(1024),
+  /** Retries in flight; absent = only the retry budget limits them (Envoy ignores `max_retries` when a
+   *  budget is set). */
+  maxRetries: integerIn(0, 10_000_000).optional(),
+});
+
 export const poolSchema = z.strictObject({
   name: nameSchema,
   balancer: balancerSchema,
@@ -249,6 +291,8 @@ export const poolSchema = z.strictObject({
   timeouts: poolTimeoutsSchema.prefault({}),
   /** Connect attempts across endpoints before 502. HAProxy `retries 3`. */
   maxTries: integerIn(1, 10).prefault(3),
+  retries: retriesSchema.prefault({}),
+  circuitBreakers: circuitBreakersSchema.prefault({}),
   /** Slow start window: an endpoint that comes back healthy or joins through a reload ramps from 10% to its
    *  full weight over it; 0 = off. HAProxy `slowstart` (off unless set), Envoy slow start (10% minimum). */
   slowStart: durationSchema.prefault('0'),

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { setQuiet } from '../../../src/core/log.ts';
 import { RoundRobin } from '../../../src/upstream/balancing/round-robin.ts';
 import { Endpoint, EndpointState } from '../../../src/upstream/endpoint.ts';
-import { Pool, type PoolSettings } from '../../../src/upstream/pool.ts';
+import { Pool, retrySettings, type PoolSettings } from '../../../src/upstream/pool.ts';
 
 setQuiet(true);
 
@@ -17,8 +17,8 @@ const settings: PoolSettings = {
   idleTimeoutMs: 1,
   connectTimeoutMs: 1,
   responseTimeoutMs: 1,
-  maxTries: 1,
   slowStartMs: 0,
+  ...retrySettings(1),
 };
 
 function pool(n: number, panicThreshold: number): { p: Pool; es: Endpoint[] } {

@@ -9,11 +9,11 @@ import { RoundRobin } from '../../../../src/upstream/balancing/round-robin.ts';
 import { Endpoint, EndpointState } from '../../../../src/upstream/endpoint.ts';
 import { OutlierDetector, releaseEjected, type OutlierClock, type OutlierSettings } from '../../../../src/upstream/health/outlier.ts';
 import { HealthScheduler } from '../../../../src/upstream/health/scheduler.ts';
-import { Pool, type PoolSettings } from '../../../../src/upstream/pool.ts';
+import { Pool, retrySettings, type PoolSettings } from '../../../../src/upstream/pool.ts';
 
 setQuiet(true);
 
-const poolSettings: PoolSettings = { maxConnections: 1, maxQueue: 0, queueTimeoutMs: 1, idleTimeoutMs: 1, connectTimeoutMs: 1, responseTimeoutMs: 1, maxTries: 1, slowStartMs: 0 };
+const poolSettings: PoolSettings = { maxConnections: 1, maxQueue: 0, queueTimeoutMs: 1, idleTimeoutMs: 1, connectTimeoutMs: 1, responseTimeoutMs: 1, slowStartMs: 0, ...retrySettings(1) };
 
 const defaults: OutlierSettings = { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionTimeMs: 30_000, maxEjectionTimeMs: 300_000, maxEjectionPercent: 10 };
 
