@@ -1,26 +1,63 @@
-// The request as a balancing key source (upstream/balancing/keys.ts): reads the client address, path,
-// query, headers and cookies straight from the parsed head, decoding only what the pool's key asks for.
-// Valid only while Exchange.start runs: the key is hashed once there and the hash kept for retries.
-import type { KeyRequest } from '../upstream/balancing/keys.ts';
+// The request as routing and balancing see it (routing/request.ts, upstream/balancing/keys.ts): reads the
+// host, client address, path, query, headers and cookies straight from the parsed head, decoding only what a
+// route or the pool's key asks for. Valid only while Exchange.start runs: routing happens there and a key is
+// hashed once there, its hash kept for retries.
+import type { RouteRequest } from '../routing/request.ts';
 import type { RequestHead } from './parse/head.ts';
 import '../core/latin1.ts';
 
-export class HeadKeyRequest implements KeyRequest {
+export class HeadKeyRequest implements RouteRequest {
   clientAddress: string;
+  method: string;
+  scheme: string;
+  requestId: string;
+  listenerPort: number;
   private head: RequestHead | null;
   /** The origin-form target when it differs from the received one (absolute-form requests). */
   private target: string;
+  /** The authority as received (Host or absolute-form), and its decoded form once asked for. */
+  private rawHost: string | null;
+  private hostStart: number;
+  private hostEnd: number;
+  private hostKey: string | null;
 
   constructor() {
     this.clientAddress = '';
+    this.method = '';
+    this.scheme = 'http';
+    this.requestId = '';
+    this.listenerPort = 0;
     this.head = null;
     this.target = '';
+    this.rawHost = null;
+    this.hostStart = -1;
+    this.hostEnd = -1;
+    this.hostKey = null;
   }
 
   reset(head: RequestHead, clientAddress: string, target: string): void {
     this.head = head;
     this.clientAddress = clientAddress;
     this.target = target;
+    this.method = head.method;
+    this.rawHost = null;
+    this.hostStart = -1;
+    this.hostEnd = -1;
+    this.hostKey = null;
+  }
+
+  /** The authority: `text` from an absolute-form target, else the Host value at [start, end) of the head. */
+  setHost(text: string | null, start: number, end: number): void {
+    this.rawHost = text;
+    this.hostStart = start;
+    this.hostEnd = end;
+    this.hostKey = null;
+  }
+
+  host(): string {
+    if (this.hostKey !== null) return this.hostKey;
+    const raw = this.rawHost ?? (this.hostStart >= 0 ? this.head!.buf.latin1Slice(this.hostStart, this.hostEnd) : '');
+    return (this.hostKey = stripPort(raw.toLowerCase()));
   }
 
   pathAndQuery(): string {
@@ -76,6 +113,15 @@ export class HeadKeyRequest implements KeyRequest {
     }
     return null;
   }
+}
+
+function stripPort(host: string): string {
+  if (host.charCodeAt(0) === 0x5b /* [ */) {
+    const close = host.indexOf(']');
+    return close < 0 ? host : host.slice(0, close + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
 }
 
 /** buf[start, start+name.length) equals the lowercase `name`, ASCII letters compared without case. */
