@@ -8,14 +8,24 @@ usage:
   fulcrum run CONFIG          run the balancer described by CONFIG (YAML or JSON)
   fulcrum check CONFIG        validate CONFIG and exit (like nginx -t / haproxy -c)
   fulcrum demo [--port N]     three demo backends and a balancer on :8080
-  fulcrum reload [CONFIG] [--admin HOST:PORT] [--pid PID]
-                              make a running balancer reload its config file
-  fulcrum endpoints drain|enable|disable POOL ADDRESS [--admin HOST:PORT | --config CONFIG]
+  fulcrum reload [CONFIG] [--admin HOST:PORT] [--token TOKEN] [--pid PID]
+                              make a running balancer reload its config file (--pid: by SIGHUP)
+  fulcrum status [--admin HOST:PORT | --config CONFIG] [--json]
+                              pools and endpoints of a running balancer: state, weight, counters
+  fulcrum endpoints drain|enable|disable POOL ADDRESS [--admin HOST:PORT | --config CONFIG] [--token TOKEN]
                               take an endpoint out of rotation (in-flight requests finish) or back in
+  fulcrum endpoints weight POOL ADDRESS N [--admin HOST:PORT | --config CONFIG] [--token TOKEN]
+                              set an endpoint's weight (0..256) until the next reload
   fulcrum --help | --version
 
-exit codes: 0 ok · 1 invalid config or reload rejected · 2 usage or unreadable file
+talking to a running balancer (reload, status, endpoints):
+  admin listener  --admin HOST:PORT, else the admin address in CONFIG, else 127.0.0.1:9900
+  admin token     --token TOKEN, else $FULCRUM_ADMIN_TOKEN, else admin.token in CONFIG
+                  (required for actions; reads from this host need none)
+
+exit codes: 0 ok · 1 invalid config, or reload or change rejected · 2 usage or unreadable file
             3 could not start (e.g. address in use) · 4 running balancer unreachable
+            5 the admin API refused the token (401)
 `;
 
 function version(): string {
@@ -37,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/reload.ts')).reload(rest);
     case 'endpoints':
       return (await import('./cli/endpoints.ts')).endpoints(rest);
+    case 'status':
+      return (await import('./cli/status.ts')).statusCommand(rest);
     case '--version':
     case '-v':
       process.stdout.write(`fulcrum ${version()}\n`);

@@ -8,6 +8,8 @@ export const ExitCode = {
   usage: 2,
   /** The balancer could not start (e.g. a listener address is in use). */
   startFailed: 3,
-  /** `fulcrum reload` could not reach the running balancer. */
+  /** `fulcrum reload`, `status` or `endpoints` could not reach the running balancer's admin listener. */
   unreachable: 4,
+  /** The admin API refused the request for want of the right token (HTTP 401). */
+  unauthorized: 5,
 } as const;

@@ -5,7 +5,13 @@ import { cidrsContain } from '../core/address.ts';
 import { pluginByName } from '../core/registry.ts';
 import { EndpointConnections } from '../http/upstream-connections.ts';
 import type { ListenerSettings } from '../http/listener-settings.ts';
-import { Route, RouteTable } from '../routing/route-table.ts';
+import { compileHeaderEdits } from '../filters/header-edits.ts';
+import { compileRewrite } from '../filters/rewrite.ts';
+import { compileRedirect } from '../routing/actions/redirect.ts';
+import { compileRespond } from '../routing/actions/respond.ts';
+import { Route } from '../routing/route.ts';
+import { RuleTable } from '../routing/rule-table.ts';
+import { compileSplit } from '../routing/split.ts';
 import { balancerPlugins } from '../upstream/balancing/registry.ts';
 import { compileKey, type KeySpec } from '../upstream/balancing/keys.ts';
 import type { Balancer } from '../upstream/balancing/types.ts';
@@ -17,7 +23,7 @@ import type { HealthCheck, HealthCheckDeps } from '../upstream/health/types.ts';
 import { Pool, type PoolSettings } from '../upstream/pool.ts';
 import { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { StickyCookies } from '../upstream/sticky/cookie.ts';
-import type { Config, ListenerConfig, PoolConfig } from './config/schema.ts';
+import type { Config, ListenerConfig, PoolConfig, RouteConfig } from './config/schema.ts';
 
 export interface Generation {
   readonly id: number;
@@ -59,21 +65,30 @@ function createBalancer(p: PoolConfig): Balancer {
   return plugin.create(p.balancer, undefined);
 }
 
+function compileRoute(r: RouteConfig, pools: ReadonlyMap<string, Pool>): Route {
+  const forward = r.forward;
+  return new Route({
+    name: r.name,
+    pool: forward !== undefined && 'pool' in forward ? pools.get(forward.pool)! : null,
+    split: forward !== undefined && 'pools' in forward ? compileSplit(forward, (name) => pools.get(name)!) : null,
+    redirect: r.redirect === undefined ? null : compileRedirect(r.redirect),
+    respond: r.respond === undefined ? null : compileRespond(r.respond),
+    requestHeaders: compileHeaderEdits(r.requestHeaders, r.name),
+    responseHeaders: compileHeaderEdits(r.responseHeaders, r.name),
+    rewrite: compileRewrite(r.rewrite),
+    responseTimeoutMs: r.timeouts.response ?? 0,
+    allow: r.allow ?? null,
+    deny: r.deny ?? null,
+  });
+}
+
 function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>): ListenerSettings {
-  const routes = l.routes.map(
-    (r) =>
-      new Route({
-        name: r.name,
-        hosts: r.match.host ?? null,
-        pathExact: r.match.path?.kind === 'exact' ? r.match.path.value : null,
-        pathPrefix: r.match.path?.kind === 'prefix' ? r.match.path.value : null,
-        pool: pools.get(r.forward.pool)!,
-      }),
-  );
+  const routes = new RuleTable(l.routes.map((r) => ({ priority: r.priority, match: r.match, value: compileRoute(r, pools) })));
   const trusted = l.trustedProxies;
   return {
     name: l.name,
-    routes: new RouteTable(routes),
+    port: l.address.port,
+    routes,
     limits: { maxStartLine: l.limits.maxRequestLine, maxHeadSize: l.limits.maxHeaderSize, maxHeaders: l.limits.maxHeaders },
     requestHeaderTimeoutMs: l.timeouts.requestHeader === 0 ? 2 ** 31 : l.timeouts.requestHeader,
     keepAliveTimeoutMs: l.timeouts.keepAlive,

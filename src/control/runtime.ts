@@ -1,11 +1,13 @@
 // The running balancer: the current generation, its listeners, and the verbs that change them — reload
-// (validate → build → swap → diff listeners → drain what left) and stop (graceful). Reloads run one at a
-// time; a failed one changes nothing.
+// (validate → build → swap → diff listeners → drain what left), stop (graceful), and the operator verbs on
+// one endpoint (drain, enable, disable, set weight) the admin API calls. Reloads run one at a time; a
+// failed one changes nothing.
 import { log } from '../core/log.ts';
 import { HttpListener } from '../http/listener.ts';
 import { EndpointState, endpointStateNames, type Endpoint } from '../upstream/endpoint.ts';
 import type { OutlierDetector } from '../upstream/health/outlier.ts';
 import type { HealthScheduler } from '../upstream/health/scheduler.ts';
+import type { Pool } from '../upstream/pool.ts';
 import type { AdminServer } from './admin/server.ts';
 import { ConfigError, formatDiagnostic } from './config/diagnostics.ts';
 import { loadConfigFile } from './config/load.ts';
@@ -40,6 +42,8 @@ export class Runtime {
   private schedulers: HealthScheduler[];
   /** Outlier detection of the current generation. */
   private detectors: OutlierDetector[];
+  /** Reloads applied and rejected since the process started (read at scrape time). */
+  private reloadCounts: { succeeded: number; failed: number };
 
   private constructor(generation: Generation, configPath: string | null) {
     this.generation = generation;
@@ -50,6 +54,7 @@ export class Runtime {
     this.stopped = false;
     this.schedulers = [];
     this.detectors = [];
+    this.reloadCounts = { succeeded: 0, failed: 0 };
   }
 
   /** Builds generation 1 and binds every listener; on a bind failure everything bound so far is closed. */
@@ -91,9 +96,35 @@ export class Runtime {
     });
   }
 
+  get reloadsSucceeded(): number {
+    return this.reloadCounts.succeeded;
+  }
+
+  get reloadsFailed(): number {
+    return this.reloadCounts.failed;
+  }
+
+  /** Each listener with its open downstream connections. */
+  listenerStats(): { name: string; address: string; connections: number }[] {
+    const described = this.describeListeners();
+    return this.listeners.map((l, i) => ({ ...described[i], connections: l.listener.connections.size }));
+  }
+
   /** Reloads from `config`, or from the config file when none is given. Never throws for a bad config. */
   reload(config?: Config): Promise<ReloadResult> {
-    const next = this.reloading.then(() => this.reloadNow(config));
+    const next = this.reloading
+      .then(() => this.reloadNow(config))
+      .then(
+        (r) => {
+          if (r.ok) this.reloadCounts.succeeded++;
+          else this.reloadCounts.failed++;
+          return r;
+        },
+        (err: unknown) => {
+          this.reloadCounts.failed++;
+          throw err;
+        },
+      );
     this.reloading = next.catch(() => undefined);
     return next;
   }
@@ -165,16 +196,41 @@ export class Runtime {
    * The state is the endpoint's, so it survives reloads. Returns an error message, or null.
    */
   setEndpointState(pool: string, address: string, verb: 'drain' | 'enable' | 'disable'): string | null {
-    const p = this.generation.pools.get(pool);
-    if (p === undefined) return `no pool named ${JSON.stringify(pool)}`;
-    const e = p.endpoints.find((x) => x.key === address);
-    if (e === undefined) return `pool ${pool} has no endpoint ${JSON.stringify(address)} (endpoints: ${p.endpoints.map((x) => x.key).join(', ')})`;
+    const found = this.findEndpoint(pool, address);
+    if (typeof found === 'string') return found;
+    const [p, e] = found;
     const from = endpointStateNames[e.state];
     e.state = verb === 'drain' ? EndpointState.draining : verb === 'disable' ? EndpointState.disabled : EndpointState.healthy;
     p.refresh();
     if (verb !== 'enable') e.connections?.closeIdle();
     log('info', 'endpoint state', { pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
     return null;
+  }
+
+  /**
+   * Sets an endpoint's weight (integer 0..256; 0 = no new work) and rebuilds its pool's balancer, like
+   * HAProxy's `set server … weight`: it takes effect at once, ends a slow start in progress, and lasts until a
+   * reload applies the config's weight again. Returns an error message, or null.
+   */
+  setEndpointWeight(pool: string, address: string, weight: number): string | null {
+    if (!Number.isInteger(weight) || weight < 0 || weight > 256) throw new RangeError(`weight must be an integer 0..256, got ${weight}`);
+    const found = this.findEndpoint(pool, address);
+    if (typeof found === 'string') return found;
+    const [p, e] = found;
+    const from = e.weight;
+    e.weight = weight;
+    p.refresh();
+    log('info', 'endpoint weight', { pool, endpoint: address, from, to: weight, reason: 'operator: set weight' });
+    return null;
+  }
+
+  /** The current generation's pool and endpoint, or a message naming what exists. */
+  private findEndpoint(pool: string, address: string): [Pool, Endpoint] | string {
+    const p = this.generation.pools.get(pool);
+    if (p === undefined) return `no pool named ${JSON.stringify(pool)} (pools: ${[...this.generation.pools.keys()].join(', ')})`;
+    const e = p.endpoints.find((x) => x.key === address);
+    if (e === undefined) return `pool ${pool} has no endpoint ${JSON.stringify(address)} (endpoints: ${p.endpoints.map((x) => x.key).join(', ')})`;
+    return [p, e];
   }
 
   /** Reuses running listeners with the same protocol and address; binds the others. */

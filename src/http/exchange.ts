@@ -11,7 +11,9 @@ import { beginPick, markTried, PickContext } from '../upstream/balancing/types.t
 import { CircuitLimit } from '../upstream/circuit-breaker.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
 import type { Pool } from '../upstream/pool.ts';
-import type { Route } from '../routing/route-table.ts';
+import type { Route } from '../routing/route.ts';
+import type { ReplyOptions } from '../routing/actions/respond.ts';
+import type { HeaderVariables } from '../filters/header-edits.ts';
 import type { Downstream } from './downstream.ts';
 import { forwardedSuffix } from './forward-headers.ts';
 import type { ListenerSettings } from './listener-settings.ts';
@@ -98,6 +100,10 @@ export class Exchange implements ConnectionUser {
   tryTimeoutMs: number;
   /** Whether that limit passing may be retried (a per-try timeout, with `timeout` in the retry policy). */
   retryTimeouts: boolean;
+  /** Values of `${…}` in the route's header edits, filled at routing when an edit uses them. */
+  private readonly vars: HeaderVariables;
+  /** Reused for the route's own replies (respond, redirect). */
+  private readonly replyOpts: { -readonly [K in keyof ReplyOptions]: ReplyOptions[K] };
   lastFailure: ReasonCode;
   // response side
   readonly respScanner: HeadScanner;
@@ -151,6 +157,8 @@ export class Exchange implements ConnectionUser {
     this.lastEndpoint = null;
     this.tryTimeoutMs = 0;
     this.retryTimeouts = false;
+    this.vars = { clientAddress: '', requestId: '', host: '', method: '', path: '', scheme: 'http', pool: '', endpoint: '' };
+    this.replyOpts = { close: false, head: false, keepAlive10: false };
     this.lastFailure = Reason.upstreamConnectFailed;
     this.respScanner = new HeadScanner();
     this.respBuf = null;
@@ -279,57 +287,79 @@ export class Exchange implements ConnectionUser {
       if (head.version === 10) f.ids[expectIdx] = H.drop; // HTTP/1.0 clients do not wait for 100 (RFC 9110 §10.1.1)
     }
 
-    // Route.
-    const routes = settings.routes;
-    let hostKey = '';
-    if (routes.needsHost) {
-      const raw = hostText ?? (hostStart >= 0 ? src.latin1Slice(hostStart, hostEnd).toLowerCase() : '');
-      hostKey = stripPort(raw);
-    }
-    let path = '';
-    if (routes.needsPath) {
-      const full = target !== '' ? target : src.latin1Slice(head.targetStart, head.targetEnd);
-      const q = full.indexOf('?');
-      path = q < 0 ? full : full.slice(0, q);
-    }
-    const route = routes.match(hostKey, path);
-    if (route === null) {
+    // Forwarding headers first: they resolve the client address (trusted proxies) that routes may match on.
+    const ds = this.ds;
+    const trusted = settings.isTrustedProxy !== null && settings.isTrustedProxy(ds.peerAddress);
+    const hostForHeaders = hostText ?? (hostStart >= 0 ? src.latin1Slice(hostStart, hostEnd) : '');
+    const forwarded = forwardedSuffix(src, f, ds, trusted, hostForHeaders, this.ctx);
+
+    // Route (routing/): the table reads the request through HeadKeyRequest, decoding only what it asks for.
+    const req = this.keyRequest;
+    req.reset(head, this.ctx.clientAddress, target === '*' ? '' : target);
+    req.setHost(hostText, hostStart, hostEnd);
+    req.requestId = this.requestId;
+    req.listenerPort = settings.port;
+    const route = settings.routes.match(req);
+    if (route === null || (route.checksSource && !route.admits(this.ctx.clientAddress)) || route.pool === null) {
       // keep a pipelined next request: this one has no body, so the bytes after its head are the next one's
       if (this.requestComplete && head.headEnd < end) this.ds.stash(buf, head.headEnd, end);
-      return this.reply(404, Reason.noRoute);
+      if (route === null) return this.reply(404, Reason.noRoute);
+      this.route = route;
+      if (route.checksSource && !route.admits(this.ctx.clientAddress)) return this.reply(403, Reason.forbidden);
+      if (route.respond !== null) return this.replyBytes(route.respond.status, route.respond.reply(this.replyOptions()));
+      if (route.redirect !== null) return this.replyBytes(route.redirect.status, route.redirect.reply(req, this.replyOptions()));
     }
+    const pool = route.poolFor(req)!;
     this.route = route;
-    this.pool = route.pool;
-    const poolSettings = route.pool.settings;
-    this.tryTimeoutMs = poolSettings.perTryTimeoutMs > 0 ? poolSettings.perTryTimeoutMs : poolSettings.responseTimeoutMs;
+    this.pool = pool;
+    const poolSettings = pool.settings;
+    this.tryTimeoutMs =
+      route.responseTimeoutMs > 0 ? route.responseTimeoutMs : poolSettings.perTryTimeoutMs > 0 ? poolSettings.perTryTimeoutMs : poolSettings.responseTimeoutMs;
     this.retryTimeouts = poolSettings.perTryTimeoutMs > 0 && poolSettings.retryOnTimeout;
+
+    // The route's request edits: rewrites and header edits, before the head is built.
+    let upstreamHost = absoluteForm ? hostText : null;
+    let upstreamTarget = '';
+    const rewrite = route.rewrite;
+    if (rewrite !== null) {
+      if (rewrite.host !== null) upstreamHost = rewrite.host;
+      if (rewrite.rewritesPath && target !== '*') {
+        const original = req.path();
+        const path = rewrite.path(original);
+        if (path !== original) {
+          const full = req.pathAndQuery();
+          upstreamTarget = path + full.slice(original.length);
+        }
+      }
+    }
+    const edits = route.requestHeaders;
+    const responseEdits = route.responseHeaders;
+    if ((edits !== null && edits.constant === null) || (responseEdits !== null && responseEdits.constant === null)) this.fillVariables(req, pool);
+    if (edits !== null) dropFields(src, f, edits.removeNames);
 
     // The upstream head: request line (as received when it is already HTTP/1.1 origin-form), kept header
     // lines, then framing and forwarding headers.
-    const ds = this.ds;
-    const trusted = settings.isTrustedProxy !== null && settings.isTrustedProxy(ds.peerAddress);
     let suffix = '';
     if (this.reqFraming === F.length) suffix = 'content-length: ' + this.reqRemaining + '\r\n';
     else if (this.reqFraming === F.chunked) suffix = 'transfer-encoding: chunked\r\n';
-    if (absoluteForm) {
-      suffix += 'host: ' + hostText + '\r\n';
+    if (upstreamHost !== null) {
+      suffix += 'host: ' + upstreamHost + '\r\n';
       if (hostCount === 1) f.ids[f.find(H.host)] = H.drop;
     } else if (hostCount === 0) {
       suffix += 'host: \r\n'; // an HTTP/1.0 request without authority: RFC 9112 §3.2 says send it empty
     }
-    const hostForHeaders = hostText ?? (hostStart >= 0 ? src.latin1Slice(hostStart, hostEnd) : '');
-    suffix += forwardedSuffix(src, f, ds, trusted, hostForHeaders, this.ctx);
+    suffix += forwarded;
     if (ridIdx < 0 || f.ids[ridIdx] === H.drop) suffix += settings.requestIdHeader + ': ' + this.requestId + '\r\n';
+    if (edits !== null) suffix += edits.constant ?? edits.lines(this.vars);
     // A hash balancer's key is read here, while the head is at hand, and its hash kept for retries.
-    const extract = route.pool.key;
-    const sticky = route.pool.sticky;
-    if (extract !== null || sticky !== null) this.keyRequest.reset(head, this.ctx.clientAddress, target === '*' ? '' : target);
+    const extract = pool.key;
+    const sticky = pool.sticky;
     if (extract !== null) {
-      const key = extract(this.keyRequest);
+      const key = extract(req);
       this.ctx.hasHash = key !== null;
       this.ctx.hash = key === null ? 0 : hashString(key);
     }
-    if (sticky !== null) this.stickyEndpoint = sticky.resolve(this.keyRequest.cookie(sticky.name)) ?? null;
+    if (sticky !== null) this.stickyEndpoint = sticky.resolve(req.cookie(sticky.name)) ?? null;
     suffix += '\r\n';
     const skip = trusted ? TRUSTED_SKIP : UNTRUSTED_SKIP;
 
@@ -340,10 +370,11 @@ export class Exchange implements ConnectionUser {
       if (bodyEnd < 0) return this.reply(400, Reason.badRequest);
     }
     const inline = bodyEnd - head.headEnd <= MERGE_LIMIT;
-    if (head.version === 11 && !absoluteForm && target !== '*') {
+    if (head.version === 11 && !absoluteForm && target !== '*' && upstreamTarget === '') {
       this.outHead = buildHead(src, 0, head.fieldsStart, '', f, skip, suffix, inline ? buf : null, head.headEnd, bodyEnd);
     } else {
-      const line = head.method + ' ' + (target !== '' ? target : src.latin1Slice(head.targetStart, head.targetEnd)) + ' HTTP/1.1\r\n';
+      const sent = upstreamTarget !== '' ? upstreamTarget : target !== '' ? target : src.latin1Slice(head.targetStart, head.targetEnd);
+      const line = head.method + ' ' + sent + ' HTTP/1.1\r\n';
       this.outHead = buildHead(src, 0, 0, line, f, skip, suffix, inline ? buf : null, head.headEnd, bodyEnd);
     }
     if (!inline) this.held = Buffer.from(buf.subarray(head.headEnd, bodyEnd));
@@ -707,6 +738,15 @@ export class Exchange implements ConnectionUser {
         if (this.endpoint !== this.stickyEndpoint) suffix += sticky.setCookieLine(this.endpoint);
       } else learnSessions(buf, f, sticky, this.endpoint);
     }
+    const edits = this.route!.responseHeaders;
+    if (edits !== null) {
+      dropFields(buf, f, edits.removeNames);
+      if (edits.constant !== null) suffix += edits.constant;
+      else {
+        this.vars.endpoint = this.endpoint === null ? '' : this.endpoint.key;
+        suffix += edits.lines(this.vars);
+      }
+    }
     if (this.closeAfter) suffix += 'connection: close\r\n';
     else if (this.version === 10) suffix += 'connection: keep-alive\r\n';
     suffix += 'via: 1.1 fulcrum\r\n\r\n';
@@ -892,6 +932,36 @@ export class Exchange implements ConnectionUser {
     this.finish(false);
   }
 
+  /** How the route's own reply (respond, redirect) ends: a body we did not read closes the connection. */
+  private replyOptions(): ReplyOptions {
+    if (!this.requestComplete) this.closeAfter = true;
+    const o = this.replyOpts;
+    o.close = this.closeAfter;
+    o.head = this.methodCode === Method.HEAD;
+    o.keepAlive10 = this.version === 10 && !this.closeAfter;
+    return o;
+  }
+
+  /** Answers the client with the route's reply. */
+  private replyBytes(status: number, bytes: Buffer): void {
+    this.status = status;
+    this.responseStarted = true;
+    this.ds.write(bytes);
+    this.finish(false);
+  }
+
+  /** The request's values for `${…}` in header edits; read now, while the head is at hand. */
+  private fillVariables(req: HeadKeyRequest, pool: Pool): void {
+    const v = this.vars;
+    v.clientAddress = req.clientAddress;
+    v.requestId = this.requestId;
+    v.host = req.host();
+    v.method = req.method;
+    v.path = req.path();
+    v.pool = pool.name;
+    v.endpoint = '';
+  }
+
   /** Lets go of the upstream side without reusing its socket. */
   private dropUpstream(): void {
     const conn = this.conn;
@@ -1013,6 +1083,14 @@ function trimOws(s: string): string {
   while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
   return s.slice(a, b);
+}
+
+/** Drops the lines whose (lowercased) names are in `names`: a route's header edits. */
+function dropFields(buf: Buffer, f: RequestHead['fields'], names: ReadonlySet<string>): void {
+  for (let i = 0; i < f.count; i++) {
+    if (f.ids[i] === H.drop) continue;
+    if (names.has(buf.latin1Slice(f.nameStart[i], f.nameEnd[i]).toLowerCase())) f.ids[i] = H.drop;
+  }
 }
 
 /** Headers named in Connection are hop-by-hop; framing and Host are never dropped that way. */

@@ -1,10 +1,13 @@
 // What one generation says about one HTTP listener, in the form the data plane reads on each request.
-import type { RouteTable } from '../routing/route-table.ts';
+import type { Route } from '../routing/route.ts';
+import type { RuleTable } from '../routing/rule-table.ts';
 import type { HeadLimits } from './parse/head.ts';
 
 export interface ListenerSettings {
   readonly name: string;
-  readonly routes: RouteTable;
+  /** The configured port (0 when ephemeral). */
+  readonly port: number;
+  readonly routes: RuleTable<Route>;
   readonly limits: HeadLimits;
   readonly requestHeaderTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;

@@ -15,8 +15,9 @@ import { freePort, startEchoOrigin, type EchoReply, type Origin } from '../helpe
 const main = new URL('../../src/main.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'fulcrum-cli-'));
 
-function fulcrum(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function fulcrum(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
+  const childEnv: Record<string, string | undefined> = { ...process.env, FULCRUM_ADMIN_TOKEN: undefined, ...env };
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
@@ -44,6 +45,7 @@ let a: Origin;
 let b: Origin;
 let port: number;
 let adminPort: number;
+const token = 'cli-admin-token-0123456789';
 
 function yaml(endpoints: Origin[], extra = ''): string {
   return [
@@ -58,6 +60,7 @@ function yaml(endpoints: Origin[], extra = ''): string {
     ...endpoints.map((o) => `      - address: ${o.address}`),
     'admin:',
     `  address: 127.0.0.1:${adminPort}`,
+    `  token: ${token}`,
     'shutdown:',
     '  drainTimeout: 5s',
     extra,
@@ -112,6 +115,12 @@ test('run, reload by SIGHUP and by `fulcrum reload`, keep the old config on a ba
     assert.match(accepted.output(), /generation 3/);
     assert.equal(await backendName(), 'a');
 
+    // through the admin API a reload needs the token (here read from the file); without it: 401, exit 5
+    const refused = fulcrum(['reload', '--admin', `127.0.0.1:${adminPort}`]);
+    assert.equal(await exitOf(refused), 5, refused.output());
+    assert.match(refused.output(), /actions need the admin token/);
+    assert.equal(await generation(), 3);
+
     // graceful stop: a slow request in flight still completes, then the process exits 0
     const slow = request(`http://127.0.0.1:${port}/?delay=400`);
     await sleep(100);
@@ -133,7 +142,7 @@ test('`fulcrum run` exits 1 on an invalid config and 3 when its address is taken
   assert.match(invalid.output(), /bad\.yaml:1:\d+: listeners/);
 
   const busy = join(dir, 'busy.yaml');
-  writeFileSync(busy, yaml([a]).replace(`127.0.0.1:${port}`, `127.0.0.1:${a.port}`).replace(/admin:\n.*\n/, ''));
+  writeFileSync(busy, yaml([a]).replace(`127.0.0.1:${port}`, `127.0.0.1:${a.port}`).replace(/admin:\n(?:  .*\n)+/, ''));
   const taken = fulcrum(['run', busy]);
   assert.equal(await exitOf(taken), 3, taken.output());
   assert.match(taken.output(), /EADDRINUSE/);
@@ -167,7 +176,7 @@ test('`fulcrum endpoints drain|enable` change an endpoint of a running balancer'
     assert.equal(await exitOf(drain), 0, drain.output());
     assert.equal(await stateOf(a.address), 'draining');
     for (let i = 0; i < 6; i++) assert.equal(await backendName(), 'b', 'a draining endpoint takes no new requests');
-    const enable = fulcrum(['endpoints', 'enable', 'app', a.address, '--admin', `127.0.0.1:${adminPort}`]);
+    const enable = fulcrum(['endpoints', 'enable', 'app', a.address, '--admin', `127.0.0.1:${adminPort}`], { FULCRUM_ADMIN_TOKEN: token });
     assert.equal(await exitOf(enable), 0, enable.output());
     assert.equal(await stateOf(a.address), 'healthy');
     const unknown = fulcrum(['endpoints', 'drain', 'app', '127.0.0.1:1', '--config', file]);

@@ -12,13 +12,15 @@ import { simpleConfig, startFulcrum, type RunningFulcrum } from '../helpers/fulc
 let backends: Backend[];
 let lb: RunningFulcrum;
 let admin: string;
+const token = 'rolling-restart-token-0123';
+const auth = { authorization: `Bearer ${token}` };
 
 before(async () => {
   backends = await Promise.all(['a', 'b', 'c'].map((n) => new Backend(n).start()));
   // requests take a while, so every backend always has some in flight when its turn comes
   for (const b of backends) b.delayMs = 20;
   const config = simpleConfig(backends.map((b) => b.address)) as { admin?: unknown };
-  config.admin = { address: '127.0.0.1:0' };
+  config.admin = { address: '127.0.0.1:0', token };
   lb = await startFulcrum(config);
   const a = lb.rt.adminAddress!;
   admin = `http://${a.host}:${a.port}`;
@@ -29,7 +31,7 @@ after(async () => {
 });
 
 async function verb(name: string, address: string): Promise<number> {
-  const res = await request(`${admin}/pools/app/endpoints/${encodeURIComponent(address)}/${name}`, { method: 'POST' });
+  const res = await request(`${admin}/pools/app/endpoints/${encodeURIComponent(address)}/${name}`, { method: 'POST', headers: auth });
   await res.body.text();
   return res.statusCode;
 }
@@ -78,7 +80,7 @@ test('drain → stop → start → enable each backend in turn: zero failed requ
 });
 
 test('unknown pools and endpoints are refused with a message', async () => {
-  const res = await request(`${admin}/pools/nope/endpoints/127.0.0.1:1/drain`, { method: 'POST' });
+  const res = await request(`${admin}/pools/nope/endpoints/127.0.0.1:1/drain`, { method: 'POST', headers: auth });
   assert.equal(res.statusCode, 404);
   assert.match(await res.body.text(), /no pool named \\"nope\\"/);
   assert.equal(await verb('drain', '127.0.0.1:1'), 404);

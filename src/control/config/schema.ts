@@ -10,6 +10,12 @@ import { describeFound, durationSchema, sizeSchema } from '../../core/units.ts';
 import { balancerPlugins } from '../../upstream/balancing/registry.ts';
 import { healthCheckPlugins, type HealthCheckName } from '../../upstream/health/registry.ts';
 import { stickySchema } from '../../upstream/sticky/cookie.ts';
+import { matchSchema } from '../../routing/match/schema.ts';
+import { forwardSchema } from '../../routing/split.ts';
+import { redirectSchema } from '../../routing/actions/redirect.ts';
+import { respondSchema } from '../../routing/actions/respond.ts';
+import { headerEditsSchema } from '../../filters/header-edits.ts';
+import { rewriteSchema } from '../../filters/rewrite.ts';
 import { checked, headerNameSchema, integerIn } from '../../core/schema-helpers.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
@@ -27,82 +33,48 @@ export const nameSchema = checked(
 
 // ---- routes -----------------------------------------------------------------------------------------------------
 
-/** `api.example.com`, `*.example.com`, an IPv4 address or `[::1]`; lowercased. */
-export function parseHostPattern(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const host = value.toLowerCase();
-  const name = host.startsWith('*.') ? host.slice(2) : host;
-  if (isHostname(name)) return host;
-  if (name !== host) return undefined;
-  if (isIPv4(host)) return host;
-  if (host.startsWith('[') && host.endsWith(']') && isIPv6(host.slice(1, -1))) return host;
-  return undefined;
-}
+/** Where a route may be reached from: `allow` and `deny` take a CIDR or a list. */
+const cidrListSchema = z.union([cidrSchema.transform((c) => [c]), z.array(cidrSchema).min(1)]);
 
-const hostExpected = 'expected a host like "api.example.com" or "*.example.com"';
-/** One host pattern or a non-empty list of them; always parsed to a list. */
-export const hostMatchSchema = z.unknown().transform((value, ctx): string[] => {
-  const list = typeof value === 'string' ? [value] : Array.isArray(value) && value.length > 0 ? value : undefined;
-  if (list === undefined) {
-    const found = describeFound(value);
-    const message = `${hostExpected} or a non-empty list of them, found ${found}`;
-    ctx.issues.push({ code: 'custom', message, input: value });
-    return z.NEVER;
-  }
-  const hosts: string[] = [];
-  list.forEach((item: unknown, i) => {
-    const host = parseHostPattern(item);
-    if (host === undefined) {
-      const path = typeof value === 'string' ? [] : [i];
-      ctx.issues.push({ code: 'custom', message: `${hostExpected}, found ${describeFound(item)}`, input: item, path });
-    } else if (!hosts.includes(host)) {
-      hosts.push(host);
+const actionNames = ['forward', 'redirect', 'respond'] as const;
+
+/**
+ * One route: when `match` holds (routing/match/), exactly one action — `forward` to a pool or a weighted
+ * split (routing/split.ts), `redirect` or `respond` (routing/actions/) — with optional header edits and
+ * rewrites (filters/), a per-route response timeout and source allow/deny lists.
+ */
+export const routeSchema = z
+  .strictObject({
+    /** Default `${listener}-${index}`, filled in by listenerSchema. */
+    name: nameSchema.optional(),
+    /** Higher first; equal priorities keep file order. Default 0. */
+    priority: integerIn(-1_000_000, 1_000_000).prefault(0),
+    /** Default {}: matches every request. */
+    match: matchSchema.prefault({}),
+    forward: forwardSchema.optional(),
+    redirect: redirectSchema.optional(),
+    respond: respondSchema.optional(),
+    requestHeaders: headerEditsSchema.optional(),
+    responseHeaders: headerEditsSchema.optional(),
+    rewrite: rewriteSchema.optional(),
+    /** Overrides the pool's limits on each try's response head (`timeouts.response`, `retries.perTryTimeout`). */
+    timeouts: z.strictObject({ response: durationSchema.optional() }).prefault({}),
+    /** Sources allowed (others get 403); absent = all. Checked after `deny`. NGINX `allow`. */
+    allow: cidrListSchema.optional(),
+    /** Sources refused with 403. NGINX `deny`. */
+    deny: cidrListSchema.optional(),
+  })
+  .superRefine((route, ctx) => {
+    const set = actionNames.filter((a) => route[a] !== undefined);
+    if (set.length !== 1) {
+      const found = set.length === 0 ? 'none' : set.map((a) => `"${a}"`).join(' and ');
+      ctx.addIssue({ code: 'custom', message: `expected exactly one action, "forward", "redirect" or "respond", found ${found}` });
+    }
+    if (route.forward === undefined && (route.rewrite !== undefined || route.requestHeaders !== undefined || route.responseHeaders !== undefined)) {
+      const message = '"rewrite", "requestHeaders" and "responseHeaders" apply to requests forwarded to a pool: only with "forward" (a "respond" sets its own "headers")';
+      ctx.addIssue({ code: 'custom', message });
     }
   });
-  return hosts;
-});
-
-const urlPath = checked(
-  'expected a path starting with "/" (no spaces, "?" or "#")',
-  (v) => (typeof v === 'string' && /^\/[^\s?#\x00-\x1f\x7f]*$/.test(v) ? v : undefined),
-);
-
-export interface PathMatchConfig {
-  readonly kind: 'prefix' | 'exact';
-  /** Starts with "/". */
-  readonly value: string;
-}
-
-export const pathMatchObject = z.strictObject({ prefix: urlPath.optional(), exact: urlPath.optional() });
-/** Exactly one of `prefix` or `exact`. */
-export const pathMatchSchema = pathMatchObject.transform((p, ctx): PathMatchConfig => {
-  if (p.prefix !== undefined && p.exact === undefined) return { kind: 'prefix', value: p.prefix };
-  if (p.exact !== undefined && p.prefix === undefined) return { kind: 'exact', value: p.exact };
-  const found = p.prefix === undefined ? 'neither' : 'both';
-  ctx.issues.push({ code: 'custom', message: `expected exactly one of "prefix" or "exact", found ${found}`, input: p });
-  return z.NEVER;
-});
-
-/** All conditions must hold; an absent condition holds for every request. */
-export const routeMatchSchema = z.strictObject({
-  host: hostMatchSchema.optional(),
-  path: pathMatchSchema.optional(),
-});
-
-export const forwardSchema = z.strictObject({
-  /** Must name a pool (checked by validateConfig). */
-  pool: checked('expected the name of a pool like "web"', (v) =>
-    typeof v === 'string' && namePattern.test(v) ? v : undefined,
-  ),
-});
-
-export const routeSchema = z.strictObject({
-  /** Default `${listener}-${index}`, filled in by listenerSchema. */
-  name: nameSchema.optional(),
-  /** Default {}: matches every request. */
-  match: routeMatchSchema.prefault({}),
-  forward: forwardSchema,
-});
 
 // ---- listeners --------------------------------------------------------------------------------------------------
 
@@ -344,7 +316,6 @@ export type ListenerTimeoutsConfig = ListenerConfig['timeouts'];
 export type ListenerLimitsConfig = ListenerConfig['limits'];
 export type RouteConfig = ListenerConfig['routes'][number];
 export type RouteMatchConfig = RouteConfig['match'];
-export type ForwardConfig = RouteConfig['forward'];
 export type PoolConfig = Config['pools'][number];
 export type EndpointConfig = PoolConfig['endpoints'][number];
 export type BalancerConfig = PoolConfig['balancer'];
@@ -442,10 +413,15 @@ export function crossCheck(raw: unknown): ConfigIssue[] {
       const path = ['listeners', i, 'routes', j];
       const name = route.name === undefined && typeof listener.name === 'string' ? `${listener.name}-${j}` : route.name;
       checkRouteName(name, [...path, 'name']);
-      const pool = isRawObject(route.forward) ? route.forward.pool : undefined;
-      if (typeof pool === 'string' && Array.isArray(raw.pools) && !poolNames.includes(pool)) {
-        const message = `expected the name of a pool, found "${pool}"${suggestion(pool, poolNames)}`;
-        issues.push({ path: [...path, 'forward', 'pool'], message, at: 'value' });
+      const forward = isRawObject(route.forward) ? route.forward : undefined;
+      const refs: [unknown, PropertyKey[]][] = [];
+      if (forward !== undefined) refs.push([forward.pool, [...path, 'forward', 'pool']]);
+      if (forward !== undefined) for (const [target, k] of rawItems(forward.pools)) refs.push([target.pool, [...path, 'forward', 'pools', k, 'pool']]);
+      for (const [pool, at] of refs) {
+        if (typeof pool === 'string' && Array.isArray(raw.pools) && !poolNames.includes(pool)) {
+          const message = `expected the name of a pool, found "${pool}"${suggestion(pool, poolNames)}`;
+          issues.push({ path: at, message, at: 'value' });
+        }
       }
     }
   }

@@ -102,7 +102,7 @@ pools:
 `;
     assert.deepEqual(linesOf(text), [
       'fulcrum.yaml:2:5: listeners[0].address: missing required key "address": expected host:port like "10.0.0.1:8080"',
-      'fulcrum.yaml:4:18: listeners[0].routes[0].forward.pool: missing required key "pool": expected the name of a pool like "web"',
+      'fulcrum.yaml:4:18: listeners[0].routes[0].forward: expected exactly one of "pool" or "pools", found neither',
     ]);
   });
 

@@ -44,7 +44,7 @@ describe('defaults', () => {
     assert.deepEqual(listener.limits, { maxRequestLine: 8_192, maxHeaderSize: 32_768, maxHeaders: 100 });
     assert.deepEqual(listener.trustedProxies, []);
     assert.equal(listener.requestIdHeader, 'x-request-id');
-    assert.deepEqual(listener.routes[0], { name: 'web-0', match: {}, forward: { pool: 'web' } });
+    assert.deepEqual(listener.routes[0], { name: 'web-0', priority: 0, match: {}, forward: { pool: 'web' }, timeouts: {} });
     const pool = config.pools[0];
     assert.deepEqual(pool.balancer, { algorithm: 'round-robin' });
     assert.deepEqual(pool.endpoints, [{ address: { host: '127.0.0.1', port: 9001, text: '127.0.0.1:9001' }, weight: 1 }]);
@@ -154,8 +154,8 @@ describe('route match', () => {
   it('takes exactly one of prefix or exact, each starting with "/"', () => {
     assert.deepEqual(valid(withMatch({ path: { prefix: '/api/' } })).listeners[0].routes[0].match.path, { kind: 'prefix', value: '/api/' });
     assert.deepEqual(valid(withMatch({ path: { exact: '/health' } })).listeners[0].routes[0].match.path, { kind: 'exact', value: '/health' });
-    assert.equal(issue(withMatch({ path: { prefix: '/a', exact: '/b' } })).message, 'expected exactly one of "prefix" or "exact", found both');
-    assert.equal(issue(withMatch({ path: {} })).message, 'expected exactly one of "prefix" or "exact", found neither');
+    assert.equal(issue(withMatch({ path: { prefix: '/a', exact: '/b' } })).message, 'expected exactly one of "exact", "prefix", "regex" or "glob", found "exact" and "prefix"');
+    assert.equal(issue(withMatch({ path: {} })).message, 'expected exactly one of "exact", "prefix", "regex" or "glob", found none');
     for (const bad of ['api/', '/a b', '/a?b=1', '/a#x', '']) {
       assert.deepEqual(issue(withMatch({ path: { prefix: bad } })), {
         path: 'listeners.0.routes.0.match.path.prefix',
@@ -371,17 +371,20 @@ describe('cross-references', () => {
   });
 });
 
-/** Every key the schema accepts, as dotted paths (lists as their element). */
-function schemaKeys(schema: z.core.$ZodType, prefix = ''): string[] {
+/** Every key the schema accepts, as dotted paths (lists as their element; a recursive schema once). */
+function schemaKeys(schema: z.core.$ZodType, prefix = '', seen = new Set<unknown>()): string[] {
   const def = schema._zod.def as any;
-  if (def.innerType) return schemaKeys(def.innerType, prefix);
-  if (def.type === 'pipe') return schemaKeys(def.in, prefix);
-  if (def.type === 'array') return schemaKeys(def.element, prefix);
-  if (def.type === 'union') return [...new Set<string>(def.options.flatMap((o: z.core.$ZodType) => schemaKeys(o, prefix)))];
+  if (seen.has(def)) return [];
+  seen.add(def);
+  if (def.innerType) return schemaKeys(def.innerType, prefix, seen);
+  if (def.type === 'pipe') return schemaKeys(def.in, prefix, seen);
+  if (def.type === 'array') return schemaKeys(def.element, prefix, seen);
+  if (def.type === 'record') return schemaKeys(def.valueType, `${prefix}*.`, seen);
+  if (def.type === 'union') return [...new Set<string>(def.options.flatMap((o: z.core.$ZodType) => schemaKeys(o, prefix, seen)))];
   if (def.type !== 'object') return [];
   return Object.entries(def.shape as Record<string, z.core.$ZodType>).flatMap(([key, value]) => [
     `${prefix}${key}`,
-    ...schemaKeys(value, `${prefix}${key}.`),
+    ...schemaKeys(value, `${prefix}${key}.`, seen),
   ]);
 }
 
