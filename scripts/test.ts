@@ -10,6 +10,10 @@ import { fileURLToPath } from 'node:url';
 /** Programs the tests run, each with the Debian package that provides it. */
 const requiredPrograms: readonly { readonly program: string; readonly debianPackage: string }[] = [
   { program: 'curl', debianPackage: 'curl' },
+  // the Redis-backed rate limiter's tests run a real server
+  { program: 'redis-server', debianPackage: 'redis-server' },
+  // the dashboard's browser test drives Debian's Chromium through playwright-core
+  { program: 'chromium', debianPackage: 'chromium' },
 ];
 
 /** Test files run in parallel; the machine this runs on has 2 cores. */
