@@ -4,12 +4,12 @@
 import { cidrsContain } from '../core/address.ts';
 import { pluginByName } from '../core/registry.ts';
 import { EndpointConnections } from '../http/upstream-connections.ts';
-import type { ListenerSettings } from '../http/listener-settings.ts';
+import { ListenerStats, type ListenerSettings } from '../http/listener-settings.ts';
 import { compileHeaderEdits } from '../filters/header-edits.ts';
 import { compileRewrite } from '../filters/rewrite.ts';
 import { compileRedirect } from '../routing/actions/redirect.ts';
 import { compileRespond } from '../routing/actions/respond.ts';
-import { Route } from '../routing/route.ts';
+import { Route, type RouteStats } from '../routing/route.ts';
 import { RuleTable } from '../routing/rule-table.ts';
 import { compileSplit } from '../routing/split.ts';
 import { balancerPlugins } from '../upstream/balancing/registry.ts';
@@ -65,10 +65,11 @@ function createBalancer(p: PoolConfig): Balancer {
   return plugin.create(p.balancer, undefined);
 }
 
-function compileRoute(r: RouteConfig, pools: ReadonlyMap<string, Pool>): Route {
+function compileRoute(r: RouteConfig, pools: ReadonlyMap<string, Pool>, stats: RouteStats | undefined): Route {
   const forward = r.forward;
   return new Route({
     name: r.name,
+    stats,
     pool: forward !== undefined && 'pool' in forward ? pools.get(forward.pool)! : null,
     split: forward !== undefined && 'pools' in forward ? compileSplit(forward, (name) => pools.get(name)!) : null,
     redirect: r.redirect === undefined ? null : compileRedirect(r.redirect),
@@ -82,8 +83,12 @@ function compileRoute(r: RouteConfig, pools: ReadonlyMap<string, Pool>): Route {
   });
 }
 
-function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>): ListenerSettings {
-  const routes = new RuleTable(l.routes.map((r) => ({ priority: r.priority, match: r.match, value: compileRoute(r, pools) })));
+/** Counters carry over a reload by name: listeners' and routes'. */
+function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, previous: Generation | null): ListenerSettings {
+  const before = previous?.listeners.get(l.name);
+  const oldRoutes = new Map<string, RouteStats>();
+  if (before !== undefined) for (const r of before.routes.rules) oldRoutes.set(r.name, r.stats);
+  const routes = new RuleTable(l.routes.map((r) => ({ priority: r.priority, match: r.match, value: compileRoute(r, pools, oldRoutes.get(r.name)) })));
   const trusted = l.trustedProxies;
   return {
     name: l.name,
@@ -96,6 +101,7 @@ function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>): 
     isTrustedProxy: trusted.length === 0 ? null : (ip: string) => cidrsContain(trusted, ip),
     requestIdHeader: l.requestIdHeader,
     requestIdName: Buffer.from(l.requestIdHeader, 'latin1'),
+    stats: before?.stats ?? new ListenerStats(),
   };
 }
 
@@ -158,7 +164,7 @@ export function buildGeneration(config: Config, id: number, previous: Generation
     pools.set(p.name, pool);
   }
   const listeners = new Map<string, ListenerSettings>();
-  for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools));
+  for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools, previous));
   const removed: Endpoint[] = [];
   if (previous !== null) for (const [key, e] of previous.endpoints) if (!endpoints.has(key)) removed.push(e);
   return { generation: { id, config, pools, listeners, endpoints }, removed };

@@ -51,7 +51,9 @@ interface TaggedSocket extends net.Socket {
 export const CLIENT_READ_BUFFER = Buffer.allocUnsafeSlow(65536);
 
 function onRead(this: TaggedSocket, nread: number, buf: Buffer): boolean {
-  this[kDs].onData(buf.subarray(0, nread));
+  const ds = this[kDs];
+  ds.host.settings.stats.bytesIn += nread;
+  ds.onData(buf.subarray(0, nread));
   return true; // reading is paused explicitly, for backpressure
 }
 
@@ -275,6 +277,7 @@ export class Downstream implements HasDeadline, Peer {
   }
 
   write(data: Buffer): boolean {
+    this.host.settings.stats.bytesOut += data.length;
     const ok = this.socket.write(data);
     // still queued: `data` may be a view of an upstream read buffer, which must not be reused yet
     if (this.socket.writableLength !== 0) noteWritePending();

@@ -6,6 +6,7 @@
 import { now } from '../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../core/errors.ts';
 import { nextRequestId } from '../core/request-id.ts';
+import { statusClass } from '../core/histogram.ts';
 import '../core/latin1.ts';
 import { beginPick, markTried, PickContext } from '../upstream/balancing/types.ts';
 import { CircuitLimit } from '../upstream/circuit-breaker.ts';
@@ -120,6 +121,8 @@ export class Exchange implements ConnectionUser {
   status: number;
   active: boolean;
   startedAt: number;
+  /** performance.now() when the request head was parsed: the exchange's duration starts here. */
+  t0: number;
 
   constructor() {
     this.ds = null as unknown as Downstream; // set by the downstream before start()
@@ -173,6 +176,7 @@ export class Exchange implements ConnectionUser {
     this.status = 0;
     this.active = false;
     this.startedAt = 0;
+    this.t0 = 0;
   }
 
   /**
@@ -181,6 +185,8 @@ export class Exchange implements ConnectionUser {
    */
   start(head: RequestHead, buf: Buffer, end: number, settings: ListenerSettings): void {
     this.reset(settings);
+    this.t0 = performance.now();
+    settings.stats.requests++;
     const f = head.fields;
     this.methodCode = head.methodCode;
     this.version = head.version;
@@ -479,7 +485,7 @@ export class Exchange implements ConnectionUser {
       }
     }
     this.endpoint = endpoint;
-    if (pool.balancer.observe !== undefined) this.sentAt = performance.now();
+    this.sentAt = performance.now();
     endpoint.inFlight++;
     endpoint.requests++;
     this.waitingOn = connections;
@@ -816,6 +822,8 @@ export class Exchange implements ConnectionUser {
 
   /** Passive health: the pool's outlier detector sees every outcome (0 = gateway failure). */
   private recordOutcome(endpoint: Endpoint, status: number): void {
+    endpoint.responses[statusClass(status)]++;
+    if (status !== 0) endpoint.responseLatency.observe(performance.now() - this.sentAt);
     const outlier = this.pool!.outlier;
     if (outlier !== null) outlier.record(endpoint, status);
   }
@@ -928,6 +936,8 @@ export class Exchange implements ConnectionUser {
     if (!this.requestComplete || status === 400 || status === 417 || status === 501) this.closeAfter = true;
     this.status = status;
     this.responseStarted = true;
+    const replies = this.settings!.stats.localReplies;
+    replies.set(reason, (replies.get(reason) ?? 0) + 1);
     this.ds.write(localReply(status, reason, this.requestId, this.closeAfter, this.methodCode === Method.HEAD, this.version === 10 && !this.closeAfter, limit));
     this.finish(false);
   }
@@ -983,6 +993,14 @@ export class Exchange implements ConnectionUser {
     }
   }
 
+  /** The route's counters see the exchange's end (status 0: the client connection was closed instead). */
+  private count(status: number): void {
+    const route = this.route;
+    if (route === null) return;
+    route.stats.responses[statusClass(status)]++;
+    route.stats.duration.observe(performance.now() - this.t0);
+  }
+
   /** The pool's circuit-breaker counts let go of this exchange. */
   private uncount(): void {
     const breaker = this.pool!.breaker;
@@ -1000,6 +1018,7 @@ export class Exchange implements ConnectionUser {
   private finish(abort: boolean): void {
     if (!this.active) return;
     this.active = false;
+    this.count(abort ? 0 : this.status);
     if (this.counted) this.uncount();
     if (this.endpoint !== null) {
       this.endpoint.inFlight--;
@@ -1021,6 +1040,7 @@ export class Exchange implements ConnectionUser {
     this.closeAfter = true;
     this.dropUpstream();
     this.active = false;
+    this.count(0);
     if (this.counted) this.uncount();
     if (this.endpoint !== null) {
       this.endpoint.inFlight--;

@@ -3,6 +3,26 @@ import type { Route } from '../routing/route.ts';
 import type { RuleTable } from '../routing/rule-table.ts';
 import type { HeadLimits } from './parse/head.ts';
 
+/** A listener's traffic counters, read by the metrics at scrape time; kept across reloads by listener name. */
+export class ListenerStats {
+  /** Client connections accepted. */
+  accepted: number;
+  /** Request heads parsed (every exchange, routed or not). */
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Fulcrum's own error replies by reason code (no_route, circuit_open, …). */
+  readonly localReplies: Map<string, number>;
+
+  constructor() {
+    this.accepted = 0;
+    this.requests = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.localReplies = new Map();
+  }
+}
+
 export interface ListenerSettings {
   readonly name: string;
   /** The configured port (0 when ephemeral). */
@@ -18,4 +38,5 @@ export interface ListenerSettings {
   /** Lowercase request-id header name, and its bytes for the parser. */
   readonly requestIdHeader: string;
   readonly requestIdName: Buffer;
+  readonly stats: ListenerStats;
 }

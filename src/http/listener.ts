@@ -77,6 +77,7 @@ function takeOverAccept(server: net.Server, listener: HttpListener): void {
   if (handle === null || typeof handle.onconnection !== 'function') throw new Error('listener: no accept handle to take over');
   handle.onconnection = (err: number, clientHandle: unknown) => {
     if (err || clientHandle === undefined) return; // e.g. EMFILE: the kernel keeps the connection queued
+    listener.settings.stats.accepted++;
     new Downstream(clientSocket(clientHandle), listener);
   };
 }

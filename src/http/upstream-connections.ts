@@ -60,6 +60,8 @@ export class UpstreamConnection implements HasDeadline {
   deadline: number;
   /** Set by a connect timeout so the close handler reports it as such. */
   connectTimedOut: boolean;
+  /** performance.now() when the connect started. */
+  connectStartedAt: number;
   /**
    * Responses are read into this connection's own buffer (Node's `onread`), not a new Buffer per read:
    * no allocation and no stream machinery per chunk. The exchange forwards views of it; if such a view is
@@ -76,6 +78,7 @@ export class UpstreamConnection implements HasDeadline {
     this.uses = 0;
     this.deadline = 0;
     this.connectTimedOut = false;
+    this.connectStartedAt = performance.now();
     this.readBuffer = null;
     this.readBufferTaken = false;
   }
@@ -119,6 +122,7 @@ export class UpstreamConnection implements HasDeadline {
 
 function onConnect(this: TaggedSocket): void {
   const conn = this[kConn];
+  conn.owner.endpoint.connectLatency.observe(performance.now() - conn.connectStartedAt);
   conn.deadline = 0;
   conn.state = C.busy;
   const user = conn.user;

@@ -8,13 +8,21 @@
 // carry on; an endpoint a reload removes leaves the output, one it adds starts from 0.
 // Adding a family (per-route or per-listener counters, latency histograms) is one entry in `families`.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LATENCY_BOUNDS_S, type LatencyHistogram } from '../core/histogram.ts';
+import type { ListenerStats } from '../http/listener-settings.ts';
+import type { Route } from '../routing/route.ts';
+import type { RuleTable } from '../routing/rule-table.ts';
 import { endpointStateNames, type Endpoint } from '../upstream/endpoint.ts';
 import type { Pool } from '../upstream/pool.ts';
 
 /** What the metrics read: the running generation, reload counts and listeners (the Runtime fits it). */
 export interface MetricsSource {
   /** Read at every scrape, so a reload's new generation shows in the next one. */
-  readonly generation: { readonly id: number; readonly pools: ReadonlyMap<string, Pool> };
+  readonly generation: {
+    readonly id: number;
+    readonly pools: ReadonlyMap<string, Pool>;
+    readonly listeners: ReadonlyMap<string, { readonly stats: ListenerStats; readonly routes: RuleTable<Route> }>;
+  };
   readonly reloadsSucceeded: number;
   readonly reloadsFailed: number;
   listenerStats(): readonly { readonly name: string; readonly connections: number }[];
@@ -182,8 +190,182 @@ const families: readonly Family[] = [
   },
 ];
 
+/** Labels for responses by status class (index = Endpoint.responses / RouteStats.responses index). */
+const classNames = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/** Histogram families: the data plane's LatencyHistograms rendered as Prometheus histograms. */
+interface HistogramFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  read(source: MetricsSource, emit: (labels: Labels, h: LatencyHistogram) => void): void;
+}
+
+function perListener(read: (name: string, stats: ListenerStats, emit: Emit) => void): Family['read'] {
+  return (s, emit) => {
+    for (const [name, l] of s.generation.listeners) read(name, l.stats, emit);
+  };
+}
+
+function perPool(value: (p: Pool) => number): Family['read'] {
+  return (s, emit) => {
+    for (const p of s.generation.pools.values()) emit({ pool: p.name }, value(p));
+  };
+}
+
+const trafficFamilies: readonly Family[] = [
+  {
+    name: 'fulcrum_downstream_connections_total',
+    help: 'Client connections accepted per listener.',
+    type: 'counter',
+    labelNames: ['listener'],
+    read: perListener((listener, st, emit) => emit({ listener }, st.accepted)),
+  },
+  {
+    name: 'fulcrum_downstream_requests_total',
+    help: 'Request heads received per listener (routed or not).',
+    type: 'counter',
+    labelNames: ['listener'],
+    read: perListener((listener, st, emit) => emit({ listener }, st.requests)),
+  },
+  {
+    name: 'fulcrum_downstream_received_bytes_total',
+    help: 'Bytes read from clients per listener.',
+    type: 'counter',
+    labelNames: ['listener'],
+    read: perListener((listener, st, emit) => emit({ listener }, st.bytesIn)),
+  },
+  {
+    name: 'fulcrum_downstream_sent_bytes_total',
+    help: 'Bytes written to clients per listener.',
+    type: 'counter',
+    labelNames: ['listener'],
+    read: perListener((listener, st, emit) => emit({ listener }, st.bytesOut)),
+  },
+  {
+    name: 'fulcrum_downstream_local_replies_total',
+    help: "Fulcrum's own error replies per listener and reason code (no_route, circuit_open, upstream_timeout, …).",
+    type: 'counter',
+    labelNames: ['listener', 'reason'],
+    read: perListener((listener, st, emit) => {
+      for (const [reason, n] of st.localReplies) emit({ listener, reason }, n);
+    }),
+  },
+  {
+    name: 'fulcrum_route_responses_total',
+    help: 'Exchanges per route by final status class ("none": the client connection was closed instead).',
+    type: 'counter',
+    labelNames: ['listener', 'route', 'class'],
+    read: (s, emit) => {
+      for (const [listener, l] of s.generation.listeners) {
+        for (const r of l.routes.rules) r.stats.responses.forEach((n, i) => emit({ listener, route: r.name, class: classNames[i] }, n));
+      }
+    },
+  },
+  {
+    name: 'fulcrum_endpoint_responses_total',
+    help: 'Tries per endpoint by outcome: a response status class, or "none" (gateway failure).',
+    type: 'counter',
+    labelNames: ['pool', 'endpoint', 'class'],
+    read: (s, emit) => {
+      for (const p of s.generation.pools.values()) {
+        for (const e of p.endpoints) e.responses.forEach((n, i) => emit({ pool: p.name, endpoint: e.key, class: classNames[i] }, n));
+      }
+    },
+  },
+  {
+    name: 'fulcrum_pool_requests_active',
+    help: 'Requests in flight to the pool (circuit breaker maxRequests counts these).',
+    type: 'gauge',
+    labelNames: ['pool'],
+    read: perPool((p) => p.breaker.requests),
+  },
+  {
+    name: 'fulcrum_pool_requests_pending',
+    help: 'Requests waiting for an upstream connection (circuit breaker maxPending counts these).',
+    type: 'gauge',
+    labelNames: ['pool'],
+    read: perPool((p) => p.breaker.pending),
+  },
+  {
+    name: 'fulcrum_pool_retries_total',
+    help: 'Retries started (connect failures, resets, retried statuses, per-try timeouts).',
+    type: 'counter',
+    labelNames: ['pool'],
+    read: perPool((p) => p.retryBudget.granted),
+  },
+  {
+    name: 'fulcrum_pool_retries_refused_total',
+    help: 'Retries the retry budget refused.',
+    type: 'counter',
+    labelNames: ['pool'],
+    read: perPool((p) => p.retryBudget.exhausted),
+  },
+  {
+    name: 'fulcrum_pool_circuit_open_total',
+    help: 'Requests a circuit breaker turned away with 503, by cap.',
+    type: 'counter',
+    labelNames: ['pool', 'limit'],
+    read: (s, emit) => {
+      for (const p of s.generation.pools.values()) for (const [limit, n] of Object.entries(p.breaker.trips)) emit({ pool: p.name, limit }, n);
+    },
+  },
+];
+
+const histogramFamilies: readonly HistogramFamily[] = [
+  {
+    name: 'fulcrum_route_duration_seconds',
+    help: 'Whole exchanges per route: request head received to response complete.',
+    labelNames: ['listener', 'route'],
+    read: (s, emit) => {
+      for (const [listener, l] of s.generation.listeners) for (const r of l.routes.rules) emit({ listener, route: r.name }, r.stats.duration);
+    },
+  },
+  {
+    name: 'fulcrum_endpoint_response_seconds',
+    help: "Per try: from its start (queue wait and connect included) to the endpoint's response head.",
+    labelNames: ['pool', 'endpoint'],
+    read: (s, emit) => {
+      for (const p of s.generation.pools.values()) for (const e of p.endpoints) emit({ pool: p.name, endpoint: e.key }, e.responseLatency);
+    },
+  },
+  {
+    name: 'fulcrum_endpoint_connect_seconds',
+    help: 'New upstream connections: time to connect.',
+    labelNames: ['pool', 'endpoint'],
+    read: (s, emit) => {
+      for (const p of s.generation.pools.values()) for (const e of p.endpoints) emit({ pool: p.name, endpoint: e.key }, e.connectLatency);
+    },
+  },
+];
+
+/** A prom-client metric object rendering a histogram family from the data plane's bucket counts. */
+function histogramMetric(f: HistogramFamily, source: MetricsSource) {
+  return {
+    name: f.name,
+    help: f.help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset(): void {},
+    get() {
+      const values: { labels: Labels; value: number; metricName: string }[] = [];
+      f.read(source, (labels, h) => {
+        let cumulative = 0;
+        LATENCY_BOUNDS_S.forEach((le, i) => {
+          cumulative += h.counts[i];
+          values.push({ labels: { ...labels, le: String(le) }, value: cumulative, metricName: `${f.name}_bucket` });
+        });
+        values.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${f.name}_bucket` });
+        values.push({ labels, value: h.sum, metricName: `${f.name}_sum` });
+        values.push({ labels, value: h.count, metricName: `${f.name}_count` });
+      });
+      return { name: f.name, help: f.help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+}
+
 /** The metric names this module defines (without the process metrics). */
-export const metricNames: readonly string[] = families.map((f) => f.name);
+export const metricNames: readonly string[] = [...families, ...trafficFamilies, ...histogramFamilies].map((f) => f.name);
 
 let processRegistry: Registry | null = null;
 
@@ -200,7 +382,8 @@ function processMetrics(): Registry {
 /** A registry (not prom-client's global one) serving every family, read from `source` at each scrape. */
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const own = new Registry();
-  for (const f of families) {
+  for (const f of histogramFamilies) own.registerMetric(histogramMetric(f, source) as unknown as Parameters<Registry['registerMetric']>[0]);
+  for (const f of [...families, ...trafficFamilies]) {
     const config = { name: f.name, help: f.help, labelNames: f.labelNames, registers: [own] };
     if (f.type === 'gauge') {
       new Gauge({

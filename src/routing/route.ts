@@ -3,6 +3,7 @@
 // what the exchange applies on the way: source allow/deny, request and response header edits, rewrites and
 // a per-route response timeout. Built once per generation; read-only afterwards.
 import { cidrsContain, type Cidr } from '../core/address.ts';
+import { LatencyHistogram } from '../core/histogram.ts';
 import type { HeaderEdits } from '../filters/header-edits.ts';
 import type { Rewrite } from '../filters/rewrite.ts';
 import type { Pool } from '../upstream/pool.ts';
@@ -11,8 +12,22 @@ import type { Respond } from './actions/respond.ts';
 import type { RouteRequest } from './request.ts';
 import type { Split } from './split.ts';
 
+/** A route's traffic counters, read by the metrics at scrape time; kept across reloads by route name. */
+export class RouteStats {
+  /** Exchanges by final status class: [0] none (client gone), [1..5] 1xx..5xx (local replies included). */
+  readonly responses: Float64Array;
+  /** Whole exchange: request head parsed to response complete. */
+  readonly duration: LatencyHistogram;
+
+  constructor() {
+    this.responses = new Float64Array(6);
+    this.duration = new LatencyHistogram();
+  }
+}
+
 export interface RouteSpec {
   readonly name: string;
+  readonly stats?: RouteStats;
   readonly pool?: Pool | null;
   readonly split?: Split<Pool> | null;
   readonly redirect?: Redirect | null;
@@ -37,6 +52,7 @@ export class Route {
   readonly responseHeaders: HeaderEdits | null;
   readonly rewrite: Rewrite | null;
   readonly responseTimeoutMs: number;
+  readonly stats: RouteStats;
   private readonly allow: readonly Cidr[] | null;
   private readonly deny: readonly Cidr[] | null;
   /** Whether `admits` has anything to check. */
@@ -52,6 +68,7 @@ export class Route {
     this.responseHeaders = spec.responseHeaders ?? null;
     this.rewrite = spec.rewrite ?? null;
     this.responseTimeoutMs = spec.responseTimeoutMs ?? 0;
+    this.stats = spec.stats ?? new RouteStats();
     this.allow = spec.allow ?? null;
     this.deny = spec.deny ?? null;
     this.checksSource = this.allow !== null || this.deny !== null;

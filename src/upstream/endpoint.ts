@@ -1,6 +1,7 @@
 // One upstream address with its weight, state and live counters. Endpoints are keyed by address and kept
 // across reloads (ARCHITECTURE.md: "endpoints keyed by address keep state, counters and connections"), so
 // counters here are plain number fields read at scrape time.
+import { LatencyHistogram } from '../core/histogram.ts';
 
 /** Endpoint states as small integers (hot path rule 2). */
 export const EndpointState = {
@@ -44,6 +45,12 @@ export class Endpoint {
   requests: number;
   /** Connect failures, resets and timeouts. */
   failures: number;
+  /** Tries by outcome: [0] no response (gateway failure), [1..5] responses by status class. */
+  readonly responses: Float64Array;
+  /** Time from a try's start to its response head (connect and queue wait included). */
+  readonly responseLatency: LatencyHistogram;
+  /** Time to open a new upstream connection. */
+  readonly connectLatency: LatencyHistogram;
   /** Balancers mark an endpoint tried by stamping the exchange's pick epoch (allocation-free exclusion). */
   triedEpoch: number;
   /** The L7 socket cache; created by the data plane on first use. */
@@ -73,6 +80,9 @@ export class Endpoint {
     this.inFlight = 0;
     this.requests = 0;
     this.failures = 0;
+    this.responses = new Float64Array(6);
+    this.responseLatency = new LatencyHistogram();
+    this.connectLatency = new LatencyHistogram();
     this.triedEpoch = -1; // never equal to a pick epoch, including a fresh PickContext's 0
     this.connections = null;
     this.probes = 0;

@@ -15,8 +15,9 @@ export class RetryBudget {
   private retryTotal: number;
   /** The second (ms / 1000, floored) the newest bucket belongs to. */
   private second: number;
-  /** Retries refused by the budget, for metrics. */
+  /** Retries refused by the budget and retries granted, for metrics. */
   exhausted: number;
+  granted: number;
 
   constructor(percent: number, minPerSecond: number) {
     this.percent = percent;
@@ -27,6 +28,7 @@ export class RetryBudget {
     this.retryTotal = 0;
     this.second = 0;
     this.exhausted = 0;
+    this.granted = 0;
   }
 
   /** A request (its first try) started. */
@@ -47,6 +49,7 @@ export class RetryBudget {
     }
     this.retries[i]++;
     this.retryTotal++;
+    this.granted++;
     return true;
   }
 

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { Backend } from '../helpers/backend.ts';
 import { simpleConfig, startFulcrum, type RunningFulcrum } from '../helpers/fulcrum.ts';
+import { rawRequest } from '../helpers/origins.ts';
 
 const token = 'metrics-test-token-0123';
 let backends: Backend[];
@@ -185,4 +186,38 @@ test('counters carry on across reloads; a removed endpoint leaves the output, an
   assert.equal(sum(later.samples, 'fulcrum_endpoint_requests_total'), total - sum(before.samples, 'fulcrum_endpoint_requests_total', { endpoint: b.address }) + 20);
   assert.equal(sum(later.samples, 'fulcrum_endpoint_requests_total', { endpoint: a.address }), aBefore + 10);
   assert.equal(sum(later.samples, 'fulcrum_endpoint_requests_total', { endpoint: c.address }), 10);
+});
+
+test('traffic metrics: route and endpoint status classes, latency histograms, listener bytes and local replies', async () => {
+  const before = await scrape();
+  const routeBefore = sum(before.samples, 'fulcrum_route_responses_total', { route: 'web-0', class: '2xx' });
+  const durationBefore = sum(before.samples, 'fulcrum_route_duration_seconds_count', { route: 'web-0' });
+  const responseBefore = sum(before.samples, 'fulcrum_endpoint_response_seconds_count');
+  const requestsBefore = sum(before.samples, 'fulcrum_downstream_requests_total', { listener: 'web' });
+  const N = 25;
+  await send(N);
+  const { types, samples } = await scrape();
+  assert.equal(types.get('fulcrum_route_duration_seconds'), 'histogram');
+  assert.equal(types.get('fulcrum_endpoint_response_seconds'), 'histogram');
+  assert.equal(sum(samples, 'fulcrum_route_responses_total', { route: 'web-0', class: '2xx' }) - routeBefore, N);
+  assert.equal(sum(samples, 'fulcrum_route_responses_total', { route: 'web-0', class: '5xx' }), 0);
+  assert.equal(sum(samples, 'fulcrum_route_duration_seconds_count', { route: 'web-0' }) - durationBefore, N);
+  assert.equal(sum(samples, 'fulcrum_endpoint_response_seconds_count') - responseBefore, N);
+  assert.equal(sum(samples, 'fulcrum_downstream_requests_total', { listener: 'web' }) - requestsBefore, N);
+  // buckets are cumulative and end at the count; the sum of latencies is plausible (loopback: under 1 s each)
+  const buckets = values(samples, 'fulcrum_route_duration_seconds_bucket', { route: 'web-0' });
+  for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i].value >= buckets[i - 1].value);
+  assert.equal(buckets.at(-1)!.labels.le, '+Inf');
+  assert.equal(buckets.at(-1)!.value, sum(samples, 'fulcrum_route_duration_seconds_count', { route: 'web-0' }));
+  const seconds = sum(samples, 'fulcrum_route_duration_seconds_sum', { route: 'web-0' });
+  assert.ok(seconds > 0 && seconds < N + 200, `sum ${seconds}`);
+  assert.ok(sum(samples, 'fulcrum_downstream_received_bytes_total', { listener: 'web' }) > N * 20);
+  assert.ok(sum(samples, 'fulcrum_downstream_sent_bytes_total', { listener: 'web' }) > N * 50);
+  assert.equal(sum(samples, 'fulcrum_endpoint_responses_total', { class: '2xx' }), sum(samples, 'fulcrum_endpoint_requests_total'));
+  // a request with two Host headers is refused locally: counted by reason
+  const bad = await rawRequest(lb.port(), 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
+  assert.match(bad.response, /^HTTP\/1\.1 400 /);
+  const after = await scrape();
+  assert.equal(sum(after.samples, 'fulcrum_downstream_local_replies_total', { listener: 'web', reason: 'bad_request' }), 1);
+  assert.equal(sum(after.samples, 'fulcrum_pool_requests_active', { pool: 'app' }), 0);
 });
