@@ -4,6 +4,7 @@ import { ConfigError, formatDiagnostic } from '../control/config/diagnostics.ts'
 import { loadConfigFile } from '../control/config/load.ts';
 import { Runtime } from '../control/runtime.ts';
 import { log } from '../core/log.ts';
+import { flushAccessLogs } from '../observability/access-log.ts';
 import { ExitCode } from './exit-codes.ts';
 
 export interface ServeHooks {
@@ -44,6 +45,7 @@ export async function serve(file: string, hooks: ServeHooks = {}): Promise<numbe
       log('info', 'signal', { signal });
       void rt.stop().then(async () => {
         process.off('SIGHUP', onHup);
+        await flushAccessLogs();
         await hooks.onStopped?.();
         resolve(ExitCode.ok);
       });

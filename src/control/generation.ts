@@ -5,6 +5,7 @@ import { cidrsContain } from '../core/address.ts';
 import { pluginByName } from '../core/registry.ts';
 import { EndpointConnections } from '../http/upstream-connections.ts';
 import { ListenerStats, type ListenerSettings } from '../http/listener-settings.ts';
+import { AccessLog } from '../observability/access-log.ts';
 import { compileHeaderEdits } from '../filters/header-edits.ts';
 import { compileRewrite } from '../filters/rewrite.ts';
 import { compileRedirect } from '../routing/actions/redirect.ts';
@@ -102,6 +103,11 @@ function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, p
     requestIdHeader: l.requestIdHeader,
     requestIdName: Buffer.from(l.requestIdHeader, 'latin1'),
     stats: before?.stats ?? new ListenerStats(),
+    traceGenerate: l.tracing === 'generate',
+    accessLog:
+      l.accessLog === undefined
+        ? null
+        : new AccessLog({ destination: l.accessLog.destination, format: l.accessLog.format, sample: l.accessLog.sample, fields: l.accessLog.fields ?? null }),
   };
 }
 

@@ -23,6 +23,8 @@ export const Reason = {
   circuitOpen: 'circuit_open',
   forbidden: 'forbidden',
   shuttingDown: 'shutting_down',
+  /** The client closed its connection before the exchange ended. */
+  clientClosed: 'client_closed',
 } as const;
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 

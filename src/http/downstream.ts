@@ -53,6 +53,7 @@ export const CLIENT_READ_BUFFER = Buffer.allocUnsafeSlow(65536);
 function onRead(this: TaggedSocket, nread: number, buf: Buffer): boolean {
   const ds = this[kDs];
   ds.host.settings.stats.bytesIn += nread;
+  ds.bytesIn += nread;
   ds.onData(buf.subarray(0, nread));
   return true; // reading is paused explicitly, for backpressure
 }
@@ -108,6 +109,9 @@ export class Downstream implements HasDeadline, Peer {
   deadline: number;
   private deadlineKind: number;
   requests: number;
+  /** Bytes read from and written to this client (access logs take per-exchange differences). */
+  bytesIn: number;
+  bytesOut: number;
 
   constructor(socket: net.Socket, host: DownstreamHost) {
     this.socket = socket;
@@ -129,6 +133,8 @@ export class Downstream implements HasDeadline, Peer {
     this.deadline = 0;
     this.deadlineKind = T.none;
     this.requests = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
     (socket as TaggedSocket)[kDs] = this;
     socket.setNoDelay(true);
     socket.on('end', onEnd);
@@ -278,6 +284,7 @@ export class Downstream implements HasDeadline, Peer {
 
   write(data: Buffer): boolean {
     this.host.settings.stats.bytesOut += data.length;
+    this.bytesOut += data.length;
     const ok = this.socket.write(data);
     // still queued: `data` may be a view of an upstream read buffer, which must not be reused yet
     if (this.socket.writableLength !== 0) noteWritePending();

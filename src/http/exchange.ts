@@ -7,6 +7,8 @@ import { now } from '../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../core/errors.ts';
 import { nextRequestId } from '../core/request-id.ts';
 import { statusClass } from '../core/histogram.ts';
+import { emptyEntry, type AccessLogEntry } from './access-log-sink.ts';
+import { newSpanId, newTraceId, parseTraceparent } from './trace-context.ts';
 import '../core/latin1.ts';
 import { beginPick, markTried, PickContext } from '../upstream/balancing/types.ts';
 import { CircuitLimit } from '../upstream/circuit-breaker.ts';
@@ -123,6 +125,19 @@ export class Exchange implements ConnectionUser {
   startedAt: number;
   /** performance.now() when the request head was parsed: the exchange's duration starts here. */
   t0: number;
+  /** W3C trace id of this exchange ('' with `tracing: passthrough` and no valid incoming trace). */
+  traceId: string;
+  /** This exchange goes to the access log (the listener has one and its sampling said yes). */
+  logging: boolean;
+  /** Reused access log entry, made on first use. */
+  private logEntry: AccessLogEntry | null;
+  /** Request body bytes read (chunked framing included). */
+  reqBodyBytes: number;
+  /** performance.now() of the last try's connection ready and of the response head; 0 = none. */
+  connectedAt: number;
+  headAt: number;
+  /** Why Fulcrum answered or closed the exchange itself; '' when a response was forwarded whole. */
+  reason: string;
 
   constructor() {
     this.ds = null as unknown as Downstream; // set by the downstream before start()
@@ -177,6 +192,13 @@ export class Exchange implements ConnectionUser {
     this.active = false;
     this.startedAt = 0;
     this.t0 = 0;
+    this.traceId = '';
+    this.logging = false;
+    this.logEntry = null;
+    this.connectedAt = 0;
+    this.headAt = 0;
+    this.reason = '';
+    this.reqBodyBytes = 0;
   }
 
   /**
@@ -200,6 +222,27 @@ export class Exchange implements ConnectionUser {
       if (ridIdx >= 0) f.ids[ridIdx] = H.drop; // empty or oversized: replace it
       this.requestId = nextRequestId();
     }
+
+    // Trace context (W3C): a valid traceparent is continued with Fulcrum's span id, else a trace starts.
+    let traceLine = '';
+    const tpCount = f.countOf(H.traceparent);
+    if (settings.traceGenerate) {
+      const continued = tpCount === 1 ? parseTraceparent(valueOf(src, f, f.find(H.traceparent))) : null;
+      if (tpCount > 0) dropId(f, H.traceparent);
+      if (continued === null) {
+        if (tpCount > 0) dropId(f, H.tracestate); // an invalid parent invalidates its state (§3.3)
+        this.traceId = newTraceId();
+        traceLine = 'traceparent: 00-' + this.traceId + '-' + newSpanId() + '-01\r\n';
+      } else {
+        this.traceId = continued.slice(0, 32);
+        traceLine = 'traceparent: 00-' + this.traceId + '-' + newSpanId() + '-' + continued.slice(32) + '\r\n';
+      }
+    } else if (tpCount === 1) {
+      const valid = parseTraceparent(valueOf(src, f, f.find(H.traceparent)));
+      this.traceId = valid === null ? '' : valid.slice(0, 32);
+    }
+    const accessLog = settings.accessLog;
+    if (accessLog !== null && accessLog.sample()) this.startLog(head, this.ds);
 
     // Connection options (RFC 9112 §9.3, RFC 9110 §7.6.1).
     let close = false;
@@ -253,6 +296,7 @@ export class Exchange implements ConnectionUser {
       absoluteForm = true;
     }
     if (hostCount === 0 && head.version === 11 && !absoluteForm) return this.reply(400, Reason.badRequest);
+    if (this.logging) this.logEntry!.host = hostText ?? (hostStart >= 0 ? src.latin1Slice(hostStart, hostEnd) : '');
 
     // Framing (RFC 9112 §6.1–6.3): both CL and TE, repeated CL, or TE other than a final "chunked" are
     // rejected outright — they are what request smuggling is made of.
@@ -357,6 +401,7 @@ export class Exchange implements ConnectionUser {
     suffix += forwarded;
     if (ridIdx < 0 || f.ids[ridIdx] === H.drop) suffix += settings.requestIdHeader + ': ' + this.requestId + '\r\n';
     if (edits !== null) suffix += edits.constant ?? edits.lines(this.vars);
+    suffix += traceLine;
     // A hash balancer's key is read here, while the head is at hand, and its hash kept for retries.
     const extract = pool.key;
     const sticky = pool.sticky;
@@ -396,6 +441,7 @@ export class Exchange implements ConnectionUser {
     if (this.reqFraming === F.length) {
       const take = end - pos < this.reqRemaining ? end - pos : this.reqRemaining;
       this.reqRemaining -= take;
+      this.reqBodyBytes += take;
       if (this.reqRemaining === 0) this.requestComplete = true;
       return pos + take;
     }
@@ -405,6 +451,7 @@ export class Exchange implements ConnectionUser {
       p = d.execute(buf, p, end);
       if (d.failed) return -1;
     }
+    this.reqBodyBytes += p - pos;
     if (d.done) this.requestComplete = true;
     return p;
   }
@@ -563,6 +610,7 @@ export class Exchange implements ConnectionUser {
     this.waitingOn = null;
     this.connecting = null;
     this.unpend();
+    if (this.logging) this.connectedAt = performance.now();
     if (!this.active) {
       conn.owner.release(conn, true);
       return;
@@ -823,7 +871,11 @@ export class Exchange implements ConnectionUser {
   /** Passive health: the pool's outlier detector sees every outcome (0 = gateway failure). */
   private recordOutcome(endpoint: Endpoint, status: number): void {
     endpoint.responses[statusClass(status)]++;
-    if (status !== 0) endpoint.responseLatency.observe(performance.now() - this.sentAt);
+    if (status !== 0) {
+      const t = performance.now();
+      this.headAt = t;
+      endpoint.responseLatency.observe(t - this.sentAt);
+    }
     const outlier = this.pool!.outlier;
     if (outlier !== null) outlier.record(endpoint, status);
   }
@@ -875,6 +927,7 @@ export class Exchange implements ConnectionUser {
     }
     // mid-body: the client cannot be told except by closing
     endpoint.failures++;
+    this.reason = Reason.upstreamReset;
     this.finish(true);
   }
 
@@ -884,6 +937,7 @@ export class Exchange implements ConnectionUser {
     this.closeAfter = true;
     if (this.endpoint !== null) this.endpoint.failures++;
     this.dropUpstream();
+    this.reason = Reason.requestTimeout;
     if (!this.responseStarted) this.reply(504, Reason.requestTimeout);
     else this.finish(true);
   }
@@ -907,6 +961,7 @@ export class Exchange implements ConnectionUser {
       this.recordOutcome(this.endpoint, 0);
     }
     this.dropUpstream();
+    this.reason = reason;
     if (!this.responseStarted) this.reply(reason === Reason.upstreamTimeout ? 504 : 502, reason);
     else this.finish(true);
   }
@@ -938,7 +993,8 @@ export class Exchange implements ConnectionUser {
     this.responseStarted = true;
     const replies = this.settings!.stats.localReplies;
     replies.set(reason, (replies.get(reason) ?? 0) + 1);
-    this.ds.write(localReply(status, reason, this.requestId, this.closeAfter, this.methodCode === Method.HEAD, this.version === 10 && !this.closeAfter, limit));
+    this.reason = reason;
+    this.ds.write(localReply(status, reason, this.requestId, this.closeAfter, this.methodCode === Method.HEAD, this.version === 10 && !this.closeAfter, limit, this.traceId));
     this.finish(false);
   }
 
@@ -996,9 +1052,54 @@ export class Exchange implements ConnectionUser {
   /** The route's counters see the exchange's end (status 0: the client connection was closed instead). */
   private count(status: number): void {
     const route = this.route;
-    if (route === null) return;
-    route.stats.responses[statusClass(status)]++;
-    route.stats.duration.observe(performance.now() - this.t0);
+    const end = performance.now();
+    if (route !== null) {
+      route.stats.responses[statusClass(status)]++;
+      route.stats.duration.observe(end - this.t0);
+    }
+    if (this.logging) this.writeLog(status, end);
+  }
+
+  /** Captures what the access log needs from the head while it is at hand. */
+  private startLog(head: RequestHead, ds: Downstream): void {
+    this.logging = true;
+    const e = (this.logEntry ??= emptyEntry());
+    const target = head.buf.latin1Slice(head.targetStart, head.targetEnd);
+    const q = target.indexOf('?');
+    e.method = head.method;
+    e.path = q < 0 ? target : target.slice(0, q);
+    e.host = '';
+    e.bytesIn = head.headEnd; // the head; body bytes are added as they are read
+    e.bytesOut = ds.bytesOut;
+    if (this.settings!.accessLog!.wantsAgent) {
+      const key = this.keyRequest;
+      key.reset(head, '', '');
+      e.referer = key.header('referer') ?? '';
+      e.userAgent = key.header('user-agent') ?? '';
+    }
+  }
+
+  private writeLog(status: number, end: number): void {
+    const e = this.logEntry!;
+    const ds = this.ds;
+    e.time = Date.now();
+    e.requestId = this.requestId;
+    e.traceId = this.traceId;
+    e.clientAddress = this.ctx.clientAddress !== '' ? this.ctx.clientAddress : ds.peerAddress;
+    e.listener = this.settings!.name;
+    e.route = this.route === null ? '' : this.route.name;
+    e.pool = this.pool === null ? '' : this.pool.name;
+    e.endpoint = this.endpoint !== null ? this.endpoint.key : this.lastEndpoint !== null ? this.lastEndpoint.key : '';
+    e.status = status;
+    e.bytesIn += this.reqBodyBytes;
+    e.bytesOut = ds.bytesOut - e.bytesOut;
+    e.connectMs = this.connectedAt === 0 ? -1 : this.connectedAt - this.sentAt;
+    e.ttfbMs = this.headAt === 0 ? -1 : this.headAt - this.t0;
+    e.totalMs = end - this.t0;
+    e.retries = this.tries > 1 ? this.tries - 1 : 0;
+    e.reason = this.reason;
+    this.settings!.accessLog!.record(e);
+    this.logging = false;
   }
 
   /** The pool's circuit-breaker counts let go of this exchange. */
@@ -1040,6 +1141,7 @@ export class Exchange implements ConnectionUser {
     this.closeAfter = true;
     this.dropUpstream();
     this.active = false;
+    if (this.reason === '') this.reason = Reason.clientClosed;
     this.count(0);
     if (this.counted) this.uncount();
     if (this.endpoint !== null) {
@@ -1069,6 +1171,12 @@ export class Exchange implements ConnectionUser {
     this.staleRetried = false;
     this.lastEndpoint = null;
     this.lastFailure = Reason.upstreamConnectFailed;
+    this.traceId = '';
+    this.logging = false;
+    this.connectedAt = 0;
+    this.headAt = 0;
+    this.reason = '';
+    this.reqBodyBytes = 0;
     this.respScanner.reset();
     this.respBuf = null;
     this.respFraming = F.none;
@@ -1103,6 +1211,15 @@ function trimOws(s: string): string {
   while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
   return s.slice(a, b);
+}
+
+function valueOf(buf: Buffer, f: RequestHead['fields'], i: number): string {
+  return buf.latin1Slice(f.valueStart[i], f.valueEnd[i]);
+}
+
+/** Drops every line with header id `id`. */
+function dropId(f: RequestHead['fields'], id: number): void {
+  for (let i = 0; i < f.count; i++) if (f.ids[i] === id) f.ids[i] = H.drop;
 }
 
 /** Drops the lines whose (lowercased) names are in `names`: a route's header edits. */

@@ -2,6 +2,7 @@
 import type { Route } from '../routing/route.ts';
 import type { RuleTable } from '../routing/rule-table.ts';
 import type { HeadLimits } from './parse/head.ts';
+import type { AccessLogSink } from './access-log-sink.ts';
 
 /** A listener's traffic counters, read by the metrics at scrape time; kept across reloads by listener name. */
 export class ListenerStats {
@@ -39,4 +40,7 @@ export interface ListenerSettings {
   readonly requestIdHeader: string;
   readonly requestIdName: Buffer;
   readonly stats: ListenerStats;
+  /** Continue or start W3C trace context (`tracing: generate`); false = pass it through untouched. */
+  readonly traceGenerate: boolean;
+  readonly accessLog: AccessLogSink | null;
 }

@@ -38,10 +38,10 @@ export function reasonForStatus(status: number): ReasonCode {
  * Builds the whole reply as one buffer. `head` is true for HEAD requests (no body bytes), `close` adds
  * `Connection: close`, `keepAlive10` adds `Connection: keep-alive` for HTTP/1.0 clients that asked for it.
  */
-export function localReply(status: number, reason: ReasonCode, requestId: string, close: boolean, head: boolean, keepAlive10: boolean, limit = ''): Buffer {
+export function localReply(status: number, reason: ReasonCode, requestId: string, close: boolean, head: boolean, keepAlive10: boolean, limit = '', traceId = ''): Buffer {
   const text = statusText[status] ?? 'Error';
   // `limit`: which circuit-breaker cap turned the request away (circuit_open)
-  const body = `${status} ${text}\nreason: ${reason}\n${limit === '' ? '' : `limit: ${limit}\n`}request-id: ${requestId}\n`;
+  const body = `${status} ${text}\nreason: ${reason}\n${limit === '' ? '' : `limit: ${limit}\n`}request-id: ${requestId}\n${traceId === '' ? '' : `trace-id: ${traceId}\n`}`;
   const connection = close ? 'connection: close\r\n' : keepAlive10 ? 'connection: keep-alive\r\n' : '';
   const headText =
     `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +

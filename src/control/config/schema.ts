@@ -16,6 +16,7 @@ import { redirectSchema } from '../../routing/actions/redirect.ts';
 import { respondSchema } from '../../routing/actions/respond.ts';
 import { headerEditsSchema } from '../../filters/header-edits.ts';
 import { rewriteSchema } from '../../filters/rewrite.ts';
+import { accessLogFields } from '../../observability/access-log.ts';
 import { checked, headerNameSchema, integerIn } from '../../core/schema-helpers.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
@@ -112,6 +113,22 @@ export const listenerObject = z.strictObject({
   trustedProxies: z.array(cidrSchema).default(() => []),
   /** Kept when present, generated when absent; lowercased. Default `x-request-id`, the de-facto name. */
   requestIdHeader: headerNameSchema.prefault('x-request-id'),
+  /** W3C trace context: `generate` continues a valid `traceparent` with Fulcrum's own span id and starts a
+   *  trace when there is none (Envoy, Traefik); `passthrough` forwards what came, untouched. */
+  tracing: z.enum(['generate', 'passthrough']).default('generate'),
+  /** Absent: no access log. */
+  accessLog: z
+    .strictObject({
+      /** `stdout`, `stderr` or a file path. */
+      destination: z.string().min(1).default('stdout'),
+      /** `json` lines (pino), or NCSA `common` / `combined` (NGINX's default `combined`). */
+      format: z.enum(['json', 'common', 'combined']).default('json'),
+      /** Share of exchanges logged, 0..1 (Envoy `runtime_fraction`). */
+      sample: z.number().min(0).max(1).default(1),
+      /** JSON only: the fields to write, in order; default all. */
+      fields: z.array(z.enum(accessLogFields)).min(1).optional(),
+    })
+    .optional(),
 });
 
 /** Fills in default route names: `${listener}-${index}`. */

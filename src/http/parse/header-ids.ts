@@ -19,6 +19,8 @@ export const H = {
   via: 14,
   trailer: 15,
   requestId: 16,
+  traceparent: 17,
+  tracestate: 18,
   /** Marked by the exchange: named in Connection, so hop-by-hop (RFC 9110 §7.6.1). */
   drop: 31,
 } as const;
@@ -39,6 +41,8 @@ const names: [string, number][] = [
   ['forwarded', H.forwarded],
   ['via', H.via],
   ['trailer', H.trailer],
+  ['traceparent', H.traceparent],
+  ['tracestate', H.tracestate],
 ];
 
 interface Known {
