@@ -4,7 +4,8 @@
 import { cidrsContain } from '../core/address.ts';
 import { pluginByName } from '../core/registry.ts';
 import { EndpointConnections } from '../http/upstream-connections.ts';
-import { ListenerStats, type ListenerSettings } from '../http/listener-settings.ts';
+import { ListenerStats, type ListenerSettings, type ListenerTls } from '../http/listener-settings.ts';
+import { certificateStore } from '../tls/certificates.ts';
 import { AccessLog } from '../observability/access-log.ts';
 import { compileHeaderEdits } from '../filters/header-edits.ts';
 import { compileRewrite } from '../filters/rewrite.ts';
@@ -84,6 +85,22 @@ function compileRoute(r: RouteConfig, pools: ReadonlyMap<string, Pool>, stats: R
   });
 }
 
+function listenerTls(l: ListenerConfig): ListenerTls | null {
+  const t = l.tls;
+  if (t === undefined) return null;
+  const auth = t.clientAuth;
+  return {
+    certificates: certificateStore(t.certificates, { minVersion: t.minVersion, ciphers: t.ciphers, clientCa: auth?.ca }),
+    minVersion: t.minVersion,
+    ciphers: t.ciphers,
+    requestCert: auth !== undefined,
+    rejectUnauthorized: auth?.mode === 'require',
+    subjectHeader: auth?.subjectHeader ?? null,
+    fingerprintHeader: auth?.fingerprintHeader ?? null,
+    clientCertHeaders: auth === undefined ? null : new Set([auth.subjectHeader, auth.fingerprintHeader]),
+  };
+}
+
 /** Counters carry over a reload by name: listeners' and routes'. */
 function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, previous: Generation | null): ListenerSettings {
   const before = previous?.listeners.get(l.name);
@@ -104,6 +121,11 @@ function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, p
     requestIdName: Buffer.from(l.requestIdHeader, 'latin1'),
     stats: before?.stats ?? new ListenerStats(),
     traceGenerate: l.tracing === 'generate',
+    tls: listenerTls(l),
+    hstsLine:
+      l.tls?.hsts === undefined
+        ? ''
+        : `strict-transport-security: max-age=${l.tls.hsts.maxAge}${l.tls.hsts.includeSubDomains ? '; includeSubDomains' : ''}${l.tls.hsts.preload ? '; preload' : ''}\r\n`,
     accessLog:
       l.accessLog === undefined
         ? null

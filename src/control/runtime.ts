@@ -2,6 +2,7 @@
 // (validate → build → swap → diff listeners → drain what left), stop (graceful), and the operator verbs on
 // one endpoint (drain, enable, disable, set weight) the admin API calls. Reloads run one at a time; a
 // failed one changes nothing.
+import { publish } from '../core/events.ts';
 import { log } from '../core/log.ts';
 import { HttpListener } from '../http/listener.ts';
 import { EndpointState, endpointStateNames, type Endpoint } from '../upstream/endpoint.ts';
@@ -204,6 +205,7 @@ export class Runtime {
     p.refresh();
     if (verb !== 'enable') e.connections?.closeIdle();
     log('info', 'endpoint state', { pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
+    publish({ kind: 'operator', pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
     return null;
   }
 
@@ -221,6 +223,7 @@ export class Runtime {
     e.weight = weight;
     p.refresh();
     log('info', 'endpoint weight', { pool, endpoint: address, from, to: weight, reason: 'operator: set weight' });
+    publish({ kind: 'weight', pool, endpoint: address, from: String(from), to: String(weight), reason: 'operator: set weight' });
     return null;
   }
 

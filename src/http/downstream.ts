@@ -73,6 +73,14 @@ export function clientSocket(handle: unknown): net.Socket {
     onread: { buffer: CLIENT_READ_BUFFER, callback: onRead },
   } as unknown as net.SocketConstructorOpts);
 }
+/** TLS sockets deliver decrypted bytes as 'data' events (fresh buffers, not views of the shared one). */
+function onDataEvent(this: TaggedSocket, chunk: Buffer): void {
+  const ds = this[kDs];
+  ds.host.settings.stats.bytesIn += chunk.length;
+  ds.bytesIn += chunk.length;
+  ds.onData(chunk);
+}
+
 function onEnd(this: TaggedSocket): void {
   this[kDs].onEnd();
 }
@@ -93,6 +101,10 @@ export class Downstream implements HasDeadline, Peer {
   readonly peerAddress: string;
   readonly forwardedPrefix: string;
   readonly forwardedNode: string;
+  /** `https` on a TLS listener. */
+  readonly proto: string;
+  /** mTLS: the verified client certificate as header lines for the upstream request ('' without one). */
+  clientCertLines: string;
   /** The exchange in progress; taken from a shared free list per request, so idle connections hold none. */
   exchange: Exchange | null;
   private readonly scanner: HeadScanner;
@@ -113,11 +125,14 @@ export class Downstream implements HasDeadline, Peer {
   bytesIn: number;
   bytesOut: number;
 
-  constructor(socket: net.Socket, host: DownstreamHost) {
+  /** `tlsSocket`: a decrypted TLS socket, read through 'data' events instead of the shared buffer. */
+  constructor(socket: net.Socket, host: DownstreamHost, tlsSocket = false) {
     this.socket = socket;
     this.host = host;
     this.peerAddress = normalizePeer(socket.remoteAddress ?? '');
-    const parts = peerParts(this.peerAddress);
+    this.proto = tlsSocket ? 'https' : 'http';
+    this.clientCertLines = '';
+    const parts = peerParts(this.peerAddress, this.proto);
     this.forwardedPrefix = parts.forwardedPrefix;
     this.forwardedNode = parts.forwardedNode;
     this.exchange = null;
@@ -137,6 +152,7 @@ export class Downstream implements HasDeadline, Peer {
     this.bytesOut = 0;
     (socket as TaggedSocket)[kDs] = this;
     socket.setNoDelay(true);
+    if (tlsSocket) socket.on('data', onDataEvent);
     socket.on('end', onEnd);
     socket.on('drain', onDrain);
     socket.on('error', onError);

@@ -349,6 +349,7 @@ export class Exchange implements ConnectionUser {
     req.setHost(hostText, hostStart, hostEnd);
     req.requestId = this.requestId;
     req.listenerPort = settings.port;
+    req.scheme = ds.proto;
     const route = settings.routes.match(req);
     if (route === null || (route.checksSource && !route.admits(this.ctx.clientAddress)) || route.pool === null) {
       // keep a pipelined next request: this one has no body, so the bytes after its head are the next one's
@@ -386,6 +387,9 @@ export class Exchange implements ConnectionUser {
     const responseEdits = route.responseHeaders;
     if ((edits !== null && edits.constant === null) || (responseEdits !== null && responseEdits.constant === null)) this.fillVariables(req, pool);
     if (edits !== null) dropFields(src, f, edits.removeNames);
+    // mTLS: the client certificate headers come from the verified handshake only, never from the client
+    const certHeaders = settings.tls === null ? null : settings.tls.clientCertHeaders;
+    if (certHeaders !== null) dropFields(src, f, certHeaders);
 
     // The upstream head: request line (as received when it is already HTTP/1.1 origin-form), kept header
     // lines, then framing and forwarding headers.
@@ -402,6 +406,7 @@ export class Exchange implements ConnectionUser {
     if (ridIdx < 0 || f.ids[ridIdx] === H.drop) suffix += settings.requestIdHeader + ': ' + this.requestId + '\r\n';
     if (edits !== null) suffix += edits.constant ?? edits.lines(this.vars);
     suffix += traceLine;
+    if (certHeaders !== null) suffix += ds.clientCertLines;
     // A hash balancer's key is read here, while the head is at hand, and its hash kept for retries.
     const extract = pool.key;
     const sticky = pool.sticky;
@@ -801,6 +806,8 @@ export class Exchange implements ConnectionUser {
         suffix += edits.lines(this.vars);
       }
     }
+    const hsts = this.settings!.hstsLine;
+    if (hsts !== '') suffix += hsts;
     if (this.closeAfter) suffix += 'connection: close\r\n';
     else if (this.version === 10) suffix += 'connection: keep-alive\r\n';
     suffix += 'via: 1.1 fulcrum\r\n\r\n';
@@ -1026,6 +1033,7 @@ export class Exchange implements ConnectionUser {
     v.path = req.path();
     v.pool = pool.name;
     v.endpoint = '';
+    v.scheme = this.ds.proto;
   }
 
   /** Lets go of the upstream side without reusing its socket. */

@@ -14,6 +14,8 @@ export interface Peer {
   readonly forwardedPrefix: string;
   /** The RFC 7239 node for the peer: `1.2.3.4` or `"[::1]"`. */
   readonly forwardedNode: string;
+  /** `http` or `https`: the scheme the client used. */
+  readonly proto: string;
   readonly isTrusted: ((ip: string) => boolean) | null;
 }
 
@@ -23,10 +25,10 @@ const VIA = 'via: 1.1 fulcrum\r\n';
 export function forwardedSuffix(src: Buffer, f: Fields, peer: Peer, trusted: boolean, host: string, ctx: PickContext): string {
   if (!trusted) {
     ctx.clientAddress = peer.peerAddress;
-    if (host === '') return peer.forwardedPrefix + 'forwarded: for=' + peer.forwardedNode + ';proto=http\r\n' + VIA;
+    if (host === '') return peer.forwardedPrefix + 'forwarded: for=' + peer.forwardedNode + ';proto=' + peer.proto + '\r\n' + VIA;
     return (
       peer.forwardedPrefix +
-      'x-forwarded-host: ' + host + '\r\nforwarded: for=' + peer.forwardedNode + ';host="' + host + '";proto=http\r\n' + VIA
+      'x-forwarded-host: ' + host + '\r\nforwarded: for=' + peer.forwardedNode + ';host="' + host + '";proto=' + peer.proto + '\r\n' + VIA
     );
   }
   let xff = '';
@@ -38,9 +40,9 @@ export function forwardedSuffix(src: Buffer, f: Fields, peer: Peer, trusted: boo
   }
   ctx.clientAddress = clientFromChain(xff, peer);
   let out = 'x-forwarded-for: ' + (xff === '' ? '' : xff + ', ') + peer.peerAddress + '\r\n';
-  if (f.find(H.xForwardedProto) < 0) out += 'x-forwarded-proto: http\r\n';
+  if (f.find(H.xForwardedProto) < 0) out += 'x-forwarded-proto: ' + peer.proto + '\r\n';
   if (f.find(H.xForwardedHost) < 0 && host !== '') out += 'x-forwarded-host: ' + host + '\r\n';
-  out += 'forwarded: ' + (forwarded === '' ? '' : forwarded + ', ') + 'for=' + peer.forwardedNode + (host === '' ? '' : ';host="' + host + '"') + ';proto=http\r\n';
+  out += 'forwarded: ' + (forwarded === '' ? '' : forwarded + ', ') + 'for=' + peer.forwardedNode + (host === '' ? '' : ';host="' + host + '"') + ';proto=' + peer.proto + '\r\n';
   return out + VIA;
 }
 
@@ -57,10 +59,10 @@ function clientFromChain(xff: string, peer: Peer): string {
 }
 
 /** The per-connection parts, computed once when a client connects. */
-export function peerParts(address: string): { forwardedPrefix: string; forwardedNode: string } {
+export function peerParts(address: string, proto: string): { forwardedPrefix: string; forwardedNode: string } {
   const v6 = address.includes(':');
   return {
-    forwardedPrefix: 'x-forwarded-for: ' + address + '\r\nx-forwarded-proto: http\r\n',
+    forwardedPrefix: 'x-forwarded-for: ' + address + '\r\nx-forwarded-proto: ' + proto + '\r\n',
     forwardedNode: v6 ? '"[' + address + ']"' : address,
   };
 }

@@ -3,6 +3,22 @@ import type { Route } from '../routing/route.ts';
 import type { RuleTable } from '../routing/rule-table.ts';
 import type { HeadLimits } from './parse/head.ts';
 import type { AccessLogSink } from './access-log-sink.ts';
+import type { CertificateStore } from '../tls/certificates.ts';
+
+/** TLS termination on an `https` listener. */
+export interface ListenerTls {
+  readonly certificates: CertificateStore;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly ciphers: string | undefined;
+  /** mTLS: ask for a client certificate; `rejectUnauthorized` when it is required. */
+  readonly requestCert: boolean;
+  readonly rejectUnauthorized: boolean;
+  /** Lowercase names of the headers carrying the verified client certificate; null without mTLS. */
+  readonly subjectHeader: string | null;
+  readonly fingerprintHeader: string | null;
+  /** Both names, for stripping forged values from requests. */
+  readonly clientCertHeaders: ReadonlySet<string> | null;
+}
 
 /** A listener's traffic counters, read by the metrics at scrape time; kept across reloads by listener name. */
 export class ListenerStats {
@@ -43,4 +59,7 @@ export interface ListenerSettings {
   /** Continue or start W3C trace context (`tracing: generate`); false = pass it through untouched. */
   readonly traceGenerate: boolean;
   readonly accessLog: AccessLogSink | null;
+  readonly tls: ListenerTls | null;
+  /** `strict-transport-security: …\r\n` for every response, or ''. */
+  readonly hstsLine: string;
 }

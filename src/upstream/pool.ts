@@ -2,6 +2,7 @@
 // endpoints themselves are reused across generations by address, so counters and sockets survive reloads.
 import type { Balancer, PickContext } from './balancing/types.ts';
 import { markTried } from './balancing/types.ts';
+import { publish } from '../core/events.ts';
 import { log } from '../core/log.ts';
 import { EndpointState, type Endpoint } from './endpoint.ts';
 import type { KeyExtractor } from './balancing/keys.ts';
@@ -124,6 +125,7 @@ export class Pool {
       const fields = { pool: this.name, healthy: healthy.length, endpoints: inService, panicThreshold: this.panicThreshold };
       if (panic) log('warn', 'pool entered panic mode: balancing over all endpoints', fields);
       else log('info', 'pool left panic mode', fields);
+      publish({ kind: 'panic', pool: this.name, endpoint: null, from: panic ? 'normal' : 'panic', to: panic ? 'panic' : 'normal', reason: `${healthy.length} of ${inService} endpoints healthy (panicThreshold ${this.panicThreshold}%)` });
     }
     this.balancer.update(this.eligible);
   }

@@ -1,6 +1,7 @@
 // The admin listener (loopback by default): JSON over HTTP on node:http — the control plane, not the hot
 // path. This file is the router: auth (auth.ts), body limits, 404/405, writing replies; each resource is one
-// file exporting its routes (status, endpoints, reload, metrics). Reference: docs/admin-api.md.
+// file exporting its routes (status, endpoints, reload, metrics, and the dashboard/ with its event stream).
+// Reference: docs/admin-api.md.
 //
 //   request → authorize(method, peer, Authorization, admin.token) → 401
 //           → route by path → 404 (lists the routes) → handler by method → 405 (with `allow`)
@@ -10,10 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { log } from '../../core/log.ts';
 import type { Runtime } from '../runtime.ts';
 import { authorize } from './auth.ts';
+import { startDashboard } from './dashboard/routes.ts';
 import { endpointRoutes } from './endpoints.ts';
 import { metricsRoutes } from './metrics.ts';
 import { reloadRoutes } from './reload.ts';
-import { fail, type AdminRoute, type Method, type Reply } from './route.ts';
+import { fail, type AdminRoute, type Method, type Reply, type StreamSink } from './route.ts';
 import { statusRoutes } from './status.ts';
 
 export { status } from './status.ts';
@@ -32,14 +34,43 @@ export function describeRoutes(routes: readonly AdminRoute[]): string[] {
 }
 
 function send(res: http.ServerResponse, reply: Reply, headers: Record<string, string> = {}): void {
+  if (reply.stream !== undefined) return openStream(res, reply, reply.stream, headers);
   const text = reply.text ?? JSON.stringify(reply.body, null, 2) + '\n';
   res.writeHead(reply.status, {
     'content-type': reply.text !== undefined ? (reply.contentType ?? 'text/plain; charset=utf-8') : 'application/json',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    ...reply.headers,
     ...headers,
   });
   res.end(text);
+}
+
+/** A streamed reply: the head now (for HEAD, nothing more), then the body as the handler writes it. */
+function openStream(res: http.ServerResponse, reply: Reply, stream: (sink: StreamSink) => void, headers: Record<string, string>): void {
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType ?? 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    ...reply.headers,
+    ...headers,
+  });
+  if (res.req.method === 'HEAD') return void res.end();
+  res.flushHeaders();
+  res.socket?.setNoDelay(true);
+  // a write racing the client's disconnect fails here; 'close' does the cleanup
+  res.on('error', () => undefined);
+  stream({
+    write: (text) => !res.destroyed && !res.writableEnded && res.write(text),
+    get bufferedBytes() {
+      return res.writableLength;
+    },
+    end: () => {
+      if (!res.writableEnded) res.end();
+    },
+    onClose: (fn) => {
+      res.once('close', fn);
+    },
+  });
 }
 
 /** The body as JSON (undefined when empty), or the reply refusing it. */
@@ -132,7 +163,8 @@ async function handle(rt: Runtime, routes: readonly AdminRoute[], req: http.Inco
 }
 
 export function startAdmin(rt: Runtime, host: string, port: number): Promise<AdminServer> {
-  const routes = [...statusRoutes(rt), ...endpointRoutes(rt), ...reloadRoutes(rt), ...metricsRoutes(rt)];
+  const dashboard = startDashboard(rt);
+  const routes = [...statusRoutes(rt), ...endpointRoutes(rt), ...reloadRoutes(rt), ...metricsRoutes(rt), ...dashboard.routes];
   const server = http.createServer((req, res) => {
     handle(rt, routes, req, res).catch((err: Error) => {
       if (!res.headersSent) send(res, fail(500, err.message));
@@ -140,14 +172,19 @@ export function startAdmin(rt: Runtime, host: string, port: number): Promise<Adm
     });
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const refused = (err: Error): void => {
+      dashboard.close();
+      reject(err);
+    };
+    server.once('error', refused);
     server.listen({ host, port }, () => {
-      server.off('error', reject);
+      server.off('error', refused);
       const a = server.address() as AddressInfo;
       resolve({
         address: { host: a.address, port: a.port },
         close: () =>
           new Promise<void>((done) => {
+            dashboard.close();
             server.closeAllConnections();
             server.close(() => done());
           }),

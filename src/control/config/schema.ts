@@ -17,6 +17,7 @@ import { respondSchema } from '../../routing/actions/respond.ts';
 import { headerEditsSchema } from '../../filters/header-edits.ts';
 import { rewriteSchema } from '../../filters/rewrite.ts';
 import { accessLogFields } from '../../observability/access-log.ts';
+import { loadPair } from '../../tls/certificates.ts';
 import { checked, headerNameSchema, integerIn } from '../../core/schema-helpers.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
@@ -98,10 +99,44 @@ export const listenerLimitsSchema = z.strictObject({
   maxHeaders: integerIn(1, 10_000).prefault(100),
 });
 
+const pemPath = z.string().min(1, 'expected a file path');
+
+/** `https` listeners: TLS termination (tls/certificates.ts). */
+export const listenerTlsSchema = z.strictObject({
+  /** Chosen by SNI (exact, then `*.` wildcard); the first is the default. */
+  certificates: z.array(z.strictObject({ cert: pemPath, key: pemPath, names: z.array(z.string().min(1)).min(1).optional() })).min(1),
+  /** Oldest protocol accepted. Mozilla's "intermediate" profile: TLS 1.2. */
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  /** OpenSSL cipher list for TLS 1.2; default Node's (modern AEAD suites first). */
+  ciphers: z.string().min(1).optional(),
+  /** Client certificates (mTLS). */
+  clientAuth: z
+    .strictObject({
+      /** `require`: handshake fails without a valid one; `request`: optional, passed on when valid. */
+      mode: z.enum(['require', 'request']).default('require'),
+      /** PEM bundle of the CAs that sign client certificates. */
+      ca: pemPath,
+      /** Headers carrying the verified subject and SHA-256 fingerprint upstream; stripped from requests. */
+      subjectHeader: headerNameSchema.prefault('x-client-cert-subject'),
+      fingerprintHeader: headerNameSchema.prefault('x-client-cert-fingerprint'),
+    })
+    .optional(),
+  /** `Strict-Transport-Security` on every response of this listener. */
+  hsts: z
+    .strictObject({
+      /** Seconds; default 31536000 (1 year), the preload list's minimum. */
+      maxAge: integerIn(0, 2 ** 31 - 1).prefault(31_536_000),
+      includeSubDomains: z.boolean().default(false),
+      preload: z.boolean().default(false),
+    })
+    .optional(),
+});
+
 export const listenerObject = z.strictObject({
   name: nameSchema,
-  /** Only `http` for now. */
-  protocol: z.enum(['http']).default('http'),
+  /** `http`, or `https` with `tls` (TLS termination). */
+  protocol: z.enum(['http', 'https']).default('http'),
+  tls: listenerTlsSchema.optional(),
   /** Port 0 = ephemeral (tests). */
   address: listenAddressSchema,
   /** Ordered: the first route whose match holds takes the request. */
@@ -132,7 +167,26 @@ export const listenerObject = z.strictObject({
 });
 
 /** Fills in default route names: `${listener}-${index}`. */
-export const listenerSchema = listenerObject.transform((listener) => ({
+export const listenerSchema = listenerObject
+  .superRefine((l, ctx) => {
+    if (l.protocol === 'https' && l.tls === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'missing required key "tls": an https listener needs certificates' });
+    }
+    if (l.protocol === 'http' && l.tls !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'expected "https" with "tls", found "http"' });
+    }
+    const tls = l.tls;
+    if (tls === undefined) return;
+    // certificates must load now: a broken pair is a config error, and a reload keeps the running ones
+    tls.certificates.forEach((c, j) => {
+      try {
+        loadPair(c, { minVersion: tls.minVersion, ciphers: tls.ciphers, clientCa: tls.clientAuth?.ca });
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['tls', 'certificates', j], message: (err as Error).message });
+      }
+    });
+  })
+  .transform((listener) => ({
   ...listener,
   routes: listener.routes.map(({ name, ...route }, i) => ({ name: name ?? `${listener.name}-${i}`, ...route })),
 }));

@@ -5,8 +5,9 @@
 //
 //   healthy ──(consecutive5xx or consecutiveGatewayFailure)──▶ ejected ──(ejection time)──▶ healthy
 //                                                                               (unhealthy with active checks)
+import { publish } from '../../core/events.ts';
 import { log } from '../../core/log.ts';
-import { EndpointState, type Endpoint } from '../endpoint.ts';
+import { EndpointState, endpointStateNames, type Endpoint } from '../endpoint.ts';
 import type { OutcomeRecorder, Pool } from '../pool.ts';
 
 export interface OutlierSettings {
@@ -96,6 +97,7 @@ export class OutlierDetector implements OutcomeRecorder {
     if (!this.mayEject(e)) return false;
     e.ejections++;
     const forMs = Math.min(this.settings.baseEjectionTimeMs * e.ejections, this.settings.maxEjectionTimeMs);
+    publish({ kind: 'outlier', pool: this.pool.name, endpoint: e.key, from: endpointStateNames[e.state], to: 'ejected', reason: `${reason} (for ${forMs} ms)` });
     e.state = EndpointState.ejected;
     e.ejectedUntil = this.clock.now() + forMs;
     log('warn', 'endpoint ejected', { pool: this.pool.name, endpoint: e.key, reason, ejections: e.ejections, forMs });
@@ -137,6 +139,7 @@ export class OutlierDetector implements OutcomeRecorder {
     if (e.state !== EndpointState.ejected) return; // an operator drained or disabled it meanwhile
     const to = returnState(e, this.activeChecks);
     log('info', 'endpoint returned', { pool: this.pool.name, endpoint: e.key, to: to === EndpointState.healthy ? 'healthy' : 'unhealthy', ejections: e.ejections });
+    publish({ kind: 'outlier', pool: this.pool.name, endpoint: e.key, from: 'ejected', to: endpointStateNames[to], reason: 'ejection time over' });
     this.pool.refresh();
   }
 }

@@ -7,6 +7,7 @@
 // The next probe is scheduled when the previous one settles, `interval` (or `unhealthyInterval` while
 // unhealthy) later, ±jitter so endpoints do not fire in lockstep. Only healthy ⇄ unhealthy is decided here:
 // an endpoint in another state (ejected, draining, disabled) is still probed and counted, never moved.
+import { publish } from '../../core/events.ts';
 import { log } from '../../core/log.ts';
 import { EndpointState, endpointStateNames, type Endpoint, type EndpointStateValue } from '../endpoint.ts';
 import type { HealthCheck, ProbeResult } from './types.ts';
@@ -160,6 +161,7 @@ export class HealthScheduler {
       to: endpointStateNames[to],
       reason,
     });
+    publish({ kind: 'health', pool: this.pool, endpoint: e.key, from: endpointStateNames[from], to: endpointStateNames[to], reason });
     this.onTransition(e, from, to);
   }
 }

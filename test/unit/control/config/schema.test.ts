@@ -296,10 +296,12 @@ describe('missing and mistyped values', () => {
     ]);
   });
 
-  it('rejects protocols not supported yet', () => {
+  it('rejects unknown protocols, https without tls and tls without https', () => {
     const raw = minimal();
+    raw.listeners[0].protocol = 'spdy';
+    assert.deepEqual(issue(raw), { path: 'listeners.0.protocol', message: 'expected one of "http", "https", found "spdy"', at: 'value' });
     raw.listeners[0].protocol = 'https';
-    assert.deepEqual(issue(raw), { path: 'listeners.0.protocol', message: 'expected "http", found "https"', at: 'value' });
+    assert.deepEqual(issue(raw), { path: 'listeners.0.tls', message: 'missing required key "tls"', at: 'parent' });
   });
 
   it('rejects bad names and header names', () => {
