@@ -122,6 +122,7 @@ function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, p
     stats: before?.stats ?? new ListenerStats(),
     traceGenerate: l.tracing === 'generate',
     tls: listenerTls(l),
+    http2: l.http2 ?? null,
     hstsLine:
       l.tls?.hsts === undefined
         ? ''

@@ -5,6 +5,16 @@ import type { HeadLimits } from './parse/head.ts';
 import type { AccessLogSink } from './access-log-sink.ts';
 import type { CertificateStore } from '../tls/certificates.ts';
 
+/** HTTP/2 for clients (http/h2/): present when the listener's config has `http2`. */
+export interface ListenerHttp2 {
+  /** Prior-knowledge h2c on a cleartext listener. */
+  readonly cleartext: boolean;
+  readonly maxConcurrentStreams: number;
+  readonly maxHeaderListSize: number;
+  readonly initialWindowSize: number;
+  readonly maxResetsPer10s: number;
+}
+
 /** TLS termination on an `https` listener. */
 export interface ListenerTls {
   readonly certificates: CertificateStore;
@@ -60,6 +70,7 @@ export interface ListenerSettings {
   readonly traceGenerate: boolean;
   readonly accessLog: AccessLogSink | null;
   readonly tls: ListenerTls | null;
+  readonly http2: ListenerHttp2 | null;
   /** `strict-transport-security: …\r\n` for every response, or ''. */
   readonly hstsLine: string;
 }

@@ -148,6 +148,21 @@ export const listenerObject = z.strictObject({
   trustedProxies: z.array(cidrSchema).default(() => []),
   /** Kept when present, generated when absent; lowercased. Default `x-request-id`, the de-facto name. */
   requestIdHeader: headerNameSchema.prefault('x-request-id'),
+  /** Present: HTTP/2 for clients (ALPN `h2` on https; prior-knowledge h2c on http with `cleartext`). */
+  http2: z
+    .strictObject({
+      /** Accept prior-knowledge h2c on an `http` listener (gRPC without TLS). Default false. */
+      cleartext: z.boolean().default(false),
+      /** Streams open at once per connection. NGINX `http2_max_concurrent_streams` (128); h2o 100. */
+      maxConcurrentStreams: integerIn(1, 10_000).prefault(128),
+      /** Largest header list a client may send (SETTINGS_MAX_HEADER_LIST_SIZE). */
+      maxHeaderListSize: positiveSize.prefault('32kb'),
+      /** Per-stream flow-control window offered to clients. RFC 9113 default 64 KiB − 1; larger speeds uploads. */
+      initialWindowSize: integerIn(65_535, 2 ** 31 - 1).prefault(1_048_576),
+      /** Stream resets a client may cause per 10 s before its connection is closed (rapid-reset, CVE-2023-44487). */
+      maxResetsPer10s: integerIn(1, 1_000_000).prefault(400),
+    })
+    .optional(),
   /** W3C trace context: `generate` continues a valid `traceparent` with Fulcrum's own span id and starts a
    *  trace when there is none (Envoy, Traefik); `passthrough` forwards what came, untouched. */
   tracing: z.enum(['generate', 'passthrough']).default('generate'),
