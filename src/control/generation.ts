@@ -22,7 +22,9 @@ import { OutlierDetector, releaseEjected } from '../upstream/health/outlier.ts';
 import { healthCheckPlugins } from '../upstream/health/registry.ts';
 import { defaultJitter, HealthScheduler } from '../upstream/health/scheduler.ts';
 import type { HealthCheck, HealthCheckDeps } from '../upstream/health/types.ts';
-import { Pool, type PoolSettings } from '../upstream/pool.ts';
+import { Pool, type PoolSettings, type UpstreamTls } from '../upstream/pool.ts';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { StickyCookies } from '../upstream/sticky/cookie.ts';
 import type { Config, ListenerConfig, PoolConfig, RouteConfig } from './config/schema.ts';
@@ -59,7 +61,28 @@ function poolSettings(p: PoolConfig): PoolSettings {
     perTryTimeoutMs: p.retries.perTryTimeout,
     backoffBaseMs: p.retries.backoff.base,
     backoffMaxMs: Math.max(p.retries.backoff.base, p.retries.backoff.max),
+    tls: upstreamTls(p),
   };
+}
+
+const upstreamContexts = new Map<string, SecureContext>();
+
+/** One secure context per distinct upstream TLS config (so a reload keeps TLS session reuse). */
+function upstreamTls(p: PoolConfig): UpstreamTls | null {
+  const t = p.tls;
+  if (t === undefined) return null;
+  const key = JSON.stringify(t);
+  let context = upstreamContexts.get(key);
+  if (context === undefined) {
+    context = createSecureContext({
+      ca: t.ca === undefined ? undefined : readFileSync(t.ca),
+      cert: t.cert === undefined ? undefined : readFileSync(t.cert),
+      key: t.key === undefined ? undefined : readFileSync(t.key),
+      minVersion: t.minVersion,
+    });
+    upstreamContexts.set(key, context);
+  }
+  return { context, servername: t.servername ?? null, rejectUnauthorized: t.verify };
 }
 
 function createBalancer(p: PoolConfig): Balancer {

@@ -3,6 +3,7 @@
 // open, and a bounded FIFO of exchanges waiting for one (HAProxy's maxconn + queue; 503 when full or when
 // `queueTimeout` passes). Socket handlers are module-level functions reading the connection off the socket.
 import net from 'node:net';
+import tls from 'node:tls';
 import { now, watch, unwatch, type HasDeadline } from '../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../core/errors.ts';
 import { RingQueue } from '../core/ring-queue.ts';
@@ -130,6 +131,21 @@ function onConnect(this: TaggedSocket): void {
   else conn.owner.release(conn, true);
 }
 
+/** TLS sockets deliver decrypted bytes as 'data' events (fresh buffers; nothing to protect from reuse). */
+function onData(this: TaggedSocket, chunk: Buffer): void {
+  const conn = this[kConn];
+  if (conn.state !== C.busy || conn.user === null) {
+    this.destroy();
+    return;
+  }
+  conn.user.onUpstreamData(chunk);
+}
+
+/** Keeps the newest TLS session of an endpoint for resumption by its next connection. */
+function onSession(this: TaggedSocket, session: Buffer): void {
+  this[kConn].owner.tlsSession = session;
+}
+
 function onRead(this: TaggedSocket, nread: number, buf: Buffer): boolean {
   this[kConn].onRead(nread, buf);
   return true; // reading is paused explicitly, for backpressure
@@ -164,6 +180,8 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
   private open: number;
   private shut: boolean;
   deadline: number;
+  /** The last TLS session ticket from this endpoint (pools with `tls`): new connections resume it. */
+  tlsSession: Buffer | undefined;
 
   constructor(endpoint: Endpoint, settings: PoolSettings) {
     this.endpoint = endpoint;
@@ -173,6 +191,7 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     this.open = 0;
     this.shut = false;
     this.deadline = 0;
+    this.tlsSession = undefined;
   }
 
   get idleCount(): number {
@@ -306,18 +325,38 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
 
   private connect(user: ConnectionUser): UpstreamConnection {
     const conn = new UpstreamConnection(this, user);
-    const socket = net.connect({
-      host: this.endpoint.host,
-      port: this.endpoint.port,
-      noDelay: true,
-      onread: { buffer: () => conn.nextReadBuffer(), callback: onRead },
-    }) as TaggedSocket;
+    const t = this.settings.tls;
+    let socket: TaggedSocket;
+    if (t === null) {
+      socket = net.connect({
+        host: this.endpoint.host,
+        port: this.endpoint.port,
+        noDelay: true,
+        onread: { buffer: () => conn.nextReadBuffer(), callback: onRead },
+      }) as TaggedSocket;
+      socket.on('connect', onConnect);
+    } else {
+      const host = this.endpoint.host;
+      const servername = t.servername ?? (net.isIP(host) === 0 ? host : undefined);
+      socket = tls.connect({
+        host,
+        port: this.endpoint.port,
+        secureContext: t.context,
+        servername,
+        rejectUnauthorized: t.rejectUnauthorized,
+        session: this.tlsSession,
+        ALPNProtocols: ['http/1.1'],
+      }) as unknown as TaggedSocket;
+      socket.setNoDelay(true);
+      socket.on('secureConnect', onConnect);
+      socket.on('data', onData);
+      socket.on('session', onSession);
+    }
     conn.socket = socket;
     socket[kConn] = conn;
     this.open++;
     watch(conn);
     conn.deadline = now() + this.settings.connectTimeoutMs;
-    socket.on('connect', onConnect);
     socket.on('end', onEnd);
     socket.on('drain', onDrain);
     socket.on('error', onError);

@@ -1,5 +1,6 @@
 // A pool: endpoints + balancer + upstream limits (ARCHITECTURE.md vocabulary). Built per generation; the
 // endpoints themselves are reused across generations by address, so counters and sockets survive reloads.
+import type { SecureContext } from 'node:tls';
 import type { Balancer, PickContext } from './balancing/types.ts';
 import { markTried } from './balancing/types.ts';
 import { publish } from '../core/events.ts';
@@ -35,11 +36,21 @@ export interface PoolSettings {
   perTryTimeoutMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** TLS to endpoints; null = plain TCP. */
+  tls: UpstreamTls | null;
+}
+
+/** How a pool's connections speak TLS to its endpoints (built once per generation). */
+export interface UpstreamTls {
+  readonly context: SecureContext;
+  /** SNI and the name verified; null = the endpoint's host when it is a name. */
+  readonly servername: string | null;
+  readonly rejectUnauthorized: boolean;
 }
 
 /** Settings with no retries beyond connect failures and no per-try timeout: for tests and tools. */
-export function retrySettings(maxTries: number): Pick<PoolSettings, 'maxTries' | 'retryOnConnectFailure' | 'retryOnReset' | 'retryOnTimeout' | 'retryStatus' | 'retryNonIdempotent' | 'perTryTimeoutMs' | 'backoffBaseMs' | 'backoffMaxMs'> {
-  return { maxTries, retryOnConnectFailure: true, retryOnReset: false, retryOnTimeout: false, retryStatus: new Uint8Array(100), retryNonIdempotent: false, perTryTimeoutMs: 0, backoffBaseMs: 0, backoffMaxMs: 0 };
+export function retrySettings(maxTries: number): Pick<PoolSettings, 'maxTries' | 'retryOnConnectFailure' | 'retryOnReset' | 'retryOnTimeout' | 'retryStatus' | 'retryNonIdempotent' | 'perTryTimeoutMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'tls'> {
+  return { maxTries, retryOnConnectFailure: true, retryOnReset: false, retryOnTimeout: false, retryStatus: new Uint8Array(100), retryNonIdempotent: false, perTryTimeoutMs: 0, backoffBaseMs: 0, backoffMaxMs: 0, tls: null };
 }
 
 /** Slow start begins at this share of the weight (Envoy's `min_weight_percent` default, 10%). */

@@ -3,7 +3,9 @@
 // addresses to {host, port, text}, CIDRs to precomputed words; the balancer option is derived from the balancer
 // registry. `validateConfig` adds the cross-reference checks (pool names, unique names and addresses), run on
 // the raw document so they are reported together with the schema's own errors.
+import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { addressSchema, cidrSchema, isHostname, listenAddressSchema, parseAddress } from '../../core/address.ts';
 import { describeFound, durationSchema, sizeSchema } from '../../core/units.ts';
@@ -340,6 +342,41 @@ export const circuitBreakersSchema = z.strictObject({
   maxRetries: integerIn(0, 10_000_000).optional(),
 });
 
+/** Present: the pool speaks TLS to its endpoints (re-encryption; the seeds' zero-trust option B). */
+export const upstreamTlsSchema = z.strictObject({
+  /** SNI and the name verified; default the endpoint's host when it is a name (none for an IP address). */
+  servername: z.string().min(1).optional(),
+  /** PEM bundle of trusted CAs; default the system's (Node's bundled Mozilla store). */
+  ca: z.string().min(1).optional(),
+  /** Verify the endpoint's certificate chain and name. Default true; false only for tests and labs. */
+  verify: z.boolean().default(true),
+  /** Client certificate and key (PEM paths) for mTLS to endpoints. */
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+}).superRefine((t, ctx) => {
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [t.cert === undefined ? 'cert' : 'key'], message: 'expected "cert" and "key" together (a client certificate and its key)' });
+    return;
+  }
+  // the files must load now: a broken one is a config error, not a failure on the first request
+  for (const field of ['ca', 'cert', 'key'] as const) {
+    const path = t[field];
+    if (path === undefined) continue;
+    try {
+      readFileSync(path);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: [field], message: `cannot read ${path}: ${(err as Error).message}` });
+      return;
+    }
+  }
+  try {
+    createSecureContext({ ca: t.ca && readFileSync(t.ca), cert: t.cert && readFileSync(t.cert), key: t.key && readFileSync(t.key) });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `TLS files do not load: ${(err as Error).message}` });
+  }
+});
+
 export const poolSchema = z.strictObject({
   name: nameSchema,
   balancer: balancerSchema,
@@ -354,6 +391,8 @@ export const poolSchema = z.strictObject({
   /** Slow start window: an endpoint that comes back healthy or joins through a reload ramps from 10% to its
    *  full weight over it; 0 = off. HAProxy `slowstart` (off unless set), Envoy slow start (10% minimum). */
   slowStart: durationSchema.prefault('0'),
+  /** Absent: plain TCP to endpoints. */
+  tls: upstreamTlsSchema.optional(),
   /** Absent: no stickiness. `{ cookie: {…} }`: cookie insertion (upstream/sticky/cookie.ts). */
   sticky: stickySchema.optional(),
   /** Absent: no active health checks. */
