@@ -107,3 +107,17 @@ test('new connections to an endpoint resume its TLS session', async () => {
 test('a missing CA file is a config error', async () => {
   await assert.rejects(start(1, { ca: '/nonexistent/ca.pem' }), /pools\[0\]\.tls\.ca: cannot read \/nonexistent\/ca\.pem/);
 });
+
+test('https health checks verify the endpoint: healthy with the right CA, unhealthy with another', async () => {
+  const b = await backend(false);
+  const health = (ca: string) => ({ https: { path: '/health', servername: 'backend.test', ca }, interval: '100ms', timeout: '1s', rise: 1, fall: 1, initialState: 'unhealthy' });
+  const good = await start(b.port, { ca: ca.cert, servername: 'backend.test' }, { health: health(ca.cert) });
+  const bad = await start(b.port, { ca: ca.cert, servername: 'backend.test' }, { health: health(other.cert) });
+  const state = (lb: RunningFulcrum) => lb.rt.generation.pools.get('secure')!.endpoints[0].state;
+  const t0 = performance.now();
+  const badEndpoint = () => bad.rt.generation.pools.get('secure')!.endpoints[0];
+  while ((state(good) !== 0 || badEndpoint().probes < 2) && performance.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(state(good), 0, 'healthy');
+  assert.equal(state(bad), 1, 'unhealthy: the certificate does not verify against the other CA');
+  assert.match(String(bad.rt.generation.pools.get('secure')!.endpoints[0].lastProbe), /CERT|certificate|verify|issuer/i);
+});

@@ -71,15 +71,24 @@ export const schema = z.strictObject({
 });
 export type HttpCheckOptions = z.output<typeof schema>;
 
+/** TLS for `https` probes: the CA bundle read once, SNI, and whether to verify. */
+export interface ProbeTls {
+  readonly ca: Buffer | undefined;
+  readonly servername: string | undefined;
+  readonly verify: boolean;
+}
+
 export class HttpCheck implements HealthCheck {
   private readonly options: HttpCheckOptions;
+  private readonly tls: ProbeTls | null;
   private readonly port: number | null;
   private readonly needle: Buffer | null;
   /** `headers` with lowercased names, after a default User-Agent; Host and Connection are set per probe. */
   private readonly headers: Record<string, string>;
 
-  constructor(options: HttpCheckOptions, deps: HealthCheckDeps) {
+  constructor(options: HttpCheckOptions, deps: HealthCheckDeps, tls: ProbeTls | null = null) {
     this.options = options;
+    this.tls = tls;
     this.port = deps.port;
     this.needle = options.bodyContains === undefined ? null : Buffer.from(options.bodyContains, 'utf8');
     this.headers = { 'user-agent': 'fulcrum-health-check' };
@@ -94,19 +103,24 @@ export class HttpCheck implements HealthCheck {
     const port = this.port ?? e.port;
     const hostHeader = o.host ?? (e.host.includes(':') ? `[${e.host}]` : e.host) + ':' + port;
     // loaded on first use: node:http costs ~15 MB of resident memory, and only pools with http checks need it
-    const http = await import('node:http');
+    const t = this.tls;
+    const http = t === null ? await import('node:http') : await import('node:https');
     return new Promise((resolve) => {
       if (signal.aborted) return resolve({ ok: false, detail: 'aborted' });
       let connected = false;
       let settled = false;
-      const req = http.request({
+      const options = {
         host: e.host,
         port,
         method: o.method,
         path: o.path,
         headers: { ...this.headers, host: hostHeader, connection: 'close' },
-        agent: false,
-      });
+        agent: false as const,
+      };
+      const req =
+        t === null
+          ? http.request(options)
+          : http.request({ ...options, ca: t.ca, servername: t.servername ?? (/^[0-9.]+$|:/.test(e.host) ? undefined : e.host), rejectUnauthorized: t.verify });
       const done = (result: ProbeResult): void => {
         if (settled) return;
         settled = true;
