@@ -16,6 +16,10 @@ usage:
                               take an endpoint out of rotation (in-flight requests finish) or back in
   fulcrum endpoints weight POOL ADDRESS N [--admin HOST:PORT | --config CONFIG] [--token TOKEN]
                               set an endpoint's weight (0..256) until the next reload
+  fulcrum endpoints add POOL ADDRESS [N] | remove POOL ADDRESS [--admin …] [--token TOKEN]
+                              add or remove an endpoint until the config file is reloaded
+  fulcrum routes [split ROUTE POOL=WEIGHT…] [--admin …] [--token TOKEN]
+                              list routes; re-weight a weighted forward (canary step, blue-green flip)
   fulcrum --help | --version
 
 talking to a running balancer (reload, status, endpoints):
@@ -47,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/reload.ts')).reload(rest);
     case 'endpoints':
       return (await import('./cli/endpoints.ts')).endpoints(rest);
+    case 'routes':
+      return (await import('./cli/routes.ts')).routes(rest);
     case 'status':
       return (await import('./cli/status.ts')).statusCommand(rest);
     case '--version':

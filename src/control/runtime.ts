@@ -4,6 +4,7 @@
 // failed one changes nothing.
 import { publish } from '../core/events.ts';
 import { log } from '../core/log.ts';
+import { parseAddress } from '../core/address.ts';
 import { HttpListener } from '../http/listener.ts';
 import { EndpointState, endpointStateNames, type Endpoint } from '../upstream/endpoint.ts';
 import type { OutlierDetector } from '../upstream/health/outlier.ts';
@@ -225,6 +226,63 @@ export class Runtime {
     log('info', 'endpoint weight', { pool, endpoint: address, from, to: weight, reason: 'operator: set weight' });
     publish({ kind: 'weight', pool, endpoint: address, from: String(from), to: String(weight), reason: 'operator: set weight' });
     return null;
+  }
+
+  /**
+   * Re-weights a route's weighted `forward` (a canary step, a blue-green flip) until the next reload. Every
+   * pool of the split must be named once; requests in flight keep their pool. Returns an error or null.
+   */
+  setSplit(routeName: string, weights: readonly { pool: string; weight: number }[]): string | null {
+    const routes = [...this.generation.listeners.values()].flatMap((l) => l.routes.rules);
+    const route = routes.find((r) => r.name === routeName);
+    if (route === undefined) return `no route named ${JSON.stringify(routeName)} (routes: ${routes.map((r) => r.name).join(', ')})`;
+    const split = route.split;
+    if (split === null) return `route ${routeName} forwards to one pool; only a weighted forward (pools: […]) can be re-weighted`;
+    const current = split.targets.map((t) => t.target.name);
+    const given = weights.map((w) => w.pool);
+    if (given.length !== current.length || current.some((p) => !given.includes(p))) {
+      return `expected a weight for each pool of the split, exactly once: ${current.join(', ')}`;
+    }
+    const next = split.targets.map((t) => ({ target: t.target, weight: weights.find((w) => w.pool === t.target.name)!.weight }));
+    const from = split.targets.map((t) => `${t.target.name}=${t.weight}`).join(',');
+    try {
+      split.setWeights(next);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    const to = next.map((t) => `${t.target.name}=${t.weight}`).join(',');
+    log('info', 'route split', { route: routeName, from, to, reason: 'operator: set split' });
+    publish({ kind: 'split', pool: current.join(','), endpoint: null, from, to, reason: `operator: route ${routeName}` });
+    return null;
+  }
+
+  /**
+   * Adds or removes an endpoint through a reload of the running config with that one change, so it is
+   * validated and applied like config (a removed endpoint drains). Lasts until the config file is reloaded.
+   */
+  async changeEndpoints(pool: string, change: { add: { address: string; weight: number } } | { remove: string }): Promise<ReloadResult> {
+    const config = this.generation.config;
+    const p = config.pools.find((x) => x.name === pool);
+    if (p === undefined) return { ok: false, generation: this.generation.id, errors: [`no pool named ${JSON.stringify(pool)}`] };
+    let endpoints: Config['pools'][number]['endpoints'];
+    if ('add' in change) {
+      const address = parseAddress(change.add.address);
+      if (address === undefined) return { ok: false, generation: this.generation.id, errors: [`address: expected host:port like "10.0.0.1:8080", found ${JSON.stringify(change.add.address)}`] };
+      if (p.endpoints.some((e) => e.address.text === address.text)) return { ok: false, generation: this.generation.id, errors: [`pool ${pool} already has endpoint ${address.text}`] };
+      endpoints = [...p.endpoints, { address, weight: change.add.weight }];
+    } else {
+      const address = parseAddress(change.remove)?.text ?? change.remove;
+      if (!p.endpoints.some((e) => e.address.text === address)) return { ok: false, generation: this.generation.id, errors: [`pool ${pool} has no endpoint ${JSON.stringify(change.remove)}`] };
+      endpoints = p.endpoints.filter((e) => e.address.text !== address);
+    }
+    const next: Config = { ...config, pools: config.pools.map((x) => (x === p ? { ...p, endpoints } : x)) };
+    const result = await this.reload(next);
+    if (result.ok) {
+      const what = 'add' in change ? `added ${change.add.address}` : `removed ${change.remove}`;
+      log('info', 'endpoints changed', { pool, change: what, generation: result.generation });
+      publish({ kind: 'endpoints', pool, endpoint: 'add' in change ? change.add.address : change.remove, from: '', to: what, reason: 'operator' });
+    }
+    return result;
   }
 
   /** The current generation's pool and endpoint, or a message naming what exists. */

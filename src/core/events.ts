@@ -4,7 +4,7 @@
 // Published where each change is made (never on the request path); a fixed ring keeps the last `capacity`.
 // Subscribers are called synchronously; one that throws is skipped, never the publisher.
 
-export type StateEventKind = 'health' | 'outlier' | 'panic' | 'operator' | 'weight';
+export type StateEventKind = 'health' | 'outlier' | 'panic' | 'operator' | 'weight' | 'split' | 'endpoints';
 
 export interface StateEvent {
   /** Monotonic per log, from 1: lets a reader tell events it has already seen. */

@@ -101,34 +101,48 @@ const splitSeed = 0x73706c74;
 const two32 = 4294967296;
 
 export class Split<T> {
-  /** As configured, weight-0 targets included (admin API). */
-  readonly targets: ReadonlyArray<SplitTarget<T>>;
-  readonly totalWeight: number;
+  /** The current weights (as configured, or as last set through the admin API), weight-0 targets included. */
+  targets: ReadonlyArray<SplitTarget<T>>;
+  totalWeight: number;
   private readonly key: KeyExtractor | null;
-  private readonly weights: Int32Array;
+  private weights: Int32Array;
   /** Smooth weighted round robin running scores. */
-  private readonly scores: Int32Array;
+  private scores: Int32Array;
   /** C_i · 2^32: target i owns the hashes h with C_{i-1}·2^32 ≤ h·W < C_i·2^32. */
-  private readonly bounds: Float64Array;
+  private bounds: Float64Array;
 
   constructor(targets: ReadonlyArray<SplitTarget<T>>, key: KeyExtractor | null) {
+    this.key = key;
+    this.targets = [];
+    this.totalWeight = 0;
+    this.weights = new Int32Array(0);
+    this.scores = new Int32Array(0);
+    this.bounds = new Float64Array(0);
+    this.setWeights(targets);
+  }
+
+  /**
+   * Replaces the weights in one step (a canary step or a blue-green flip from the admin API): requests already
+   * routed keep their pool, the next ones use the new weights. Throws RangeError on bad weights, changing nothing.
+   */
+  setWeights(targets: ReadonlyArray<SplitTarget<T>>): void {
     let total = 0;
     for (const t of targets) {
       if (!Number.isInteger(t.weight) || t.weight < 0) throw new RangeError(`split weight ${t.weight} is not a whole number ≥ 0`);
       total += t.weight;
     }
     if (total <= 0 || total > 2 ** 21) throw new RangeError(`split total weight ${total} is not in 1..${2 ** 21}`);
-    this.targets = targets;
-    this.totalWeight = total;
-    this.key = key;
-    this.weights = Int32Array.from(targets, (t) => t.weight);
-    this.scores = new Int32Array(targets.length);
-    this.bounds = new Float64Array(targets.length);
+    const bounds = new Float64Array(targets.length);
     let cumulative = 0;
     for (let i = 0; i < targets.length; i++) {
       cumulative += targets[i].weight;
-      this.bounds[i] = cumulative * two32;
+      bounds[i] = cumulative * two32;
     }
+    this.targets = targets;
+    this.totalWeight = total;
+    this.weights = Int32Array.from(targets, (t) => t.weight);
+    this.scores = new Int32Array(targets.length);
+    this.bounds = bounds;
   }
 
   // HOT PATH: per request of a split route; O(targets), no allocation beyond the key's own.

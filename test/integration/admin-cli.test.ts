@@ -110,3 +110,32 @@ test('exit codes: 5 without the token, 1 for a value the balancer refuses, 2 for
   assert.equal(unreachable.code, 4);
   assert.match(unreachable.stderr, /cannot reach the admin listener/);
 });
+
+test('`fulcrum endpoints add` and `remove` change the pool through the admin API', async () => {
+  const c = await new Backend('c').start();
+  try {
+    const added = await fulcrum(['endpoints', 'add', 'app', c.address, '3', '--admin', admin, '--token', token]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.stdout, `app ${c.address}: added\n`);
+    assert.equal(endpointOf(lb, c.address).weight, 3);
+    const dup = await fulcrum(['endpoints', 'add', 'app', c.address, '--admin', admin, '--token', token]);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /already has endpoint/);
+    const removed = await fulcrum(['endpoints', 'remove', 'app', c.address, '--admin', admin, '--token', token]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(lb.rt.generation.pools.get('app')!.endpoints.some((e) => e.key === c.address), false);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('`fulcrum routes` lists routes; `routes split` on a single-pool route is refused with exit 1', async () => {
+  const list = await fulcrum(['routes', '--admin', admin]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^web\s+web-0\s+forward\s+app$/m);
+  const split = await fulcrum(['routes', 'split', 'web-0', 'app=1', '--admin', admin, '--token', token]);
+  assert.equal(split.code, 1);
+  assert.match(split.stderr, /only a weighted forward/);
+  const bad = await fulcrum(['routes', 'split', 'web-0', 'app:1', '--admin', admin]);
+  assert.equal(bad.code, 2);
+});

@@ -21,8 +21,42 @@ export function parseWeightBody(body: unknown): number | string {
   return weight;
 }
 
+/** `{ "address": "host:port", "weight": N }` (weight optional, default 1), or the error to answer with. */
+export function parseAddBody(body: unknown): { address: string; weight: number } | string {
+  const example = 'expected a JSON body like {"address": "10.0.0.5:8080", "weight": 1}';
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return `${example}, found ${body === undefined ? 'no body' : JSON.stringify(body)}`;
+  const extra = Object.keys(body).filter((k) => k !== 'address' && k !== 'weight');
+  if (extra.length > 0) return `${example}: unknown field ${JSON.stringify(extra[0])}`;
+  const { address, weight = 1 } = body as { address?: unknown; weight?: unknown };
+  if (typeof address !== 'string') return `address: ${example}`;
+  if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > maxWeight) return `weight: expected an integer 0..${maxWeight}, found ${JSON.stringify(weight)}`;
+  return { address, weight };
+}
+
 export function endpointRoutes(rt: Runtime): AdminRoute[] {
   return [
+    {
+      path: '/pools/POOL/endpoints',
+      pattern: /^\/pools\/([^/]+)\/endpoints$/,
+      methods: {
+        POST: async ({ params: [pool], body }) => {
+          const add = parseAddBody(body);
+          if (typeof add === 'string') return fail(400, add);
+          const r = await rt.changeEndpoints(pool, { add });
+          return r.ok ? { status: 201, body: { ok: true, pool, address: add.address, weight: add.weight, generation: r.generation } } : { status: 400, body: r };
+        },
+      },
+    },
+    {
+      path: '/pools/POOL/endpoints/ADDRESS',
+      pattern: /^\/pools\/([^/]+)\/endpoints\/([^/]+)$/,
+      methods: {
+        DELETE: async ({ params: [pool, address] }) => {
+          const r = await rt.changeEndpoints(pool, { remove: address });
+          return r.ok ? ok({ pool, address, removed: true, generation: r.generation }) : { status: 400, body: r };
+        },
+      },
+    },
     {
       path: '/pools/POOL/endpoints/ADDRESS/drain|enable|disable',
       pattern: /^\/pools\/([^/]+)\/endpoints\/([^/]+)\/(drain|enable|disable)$/,

@@ -15,6 +15,7 @@ import { startDashboard } from './dashboard/routes.ts';
 import { endpointRoutes } from './endpoints.ts';
 import { metricsRoutes } from './metrics.ts';
 import { reloadRoutes } from './reload.ts';
+import { routeRoutes } from './routes.ts';
 import { fail, type AdminRoute, type Method, type Reply, type StreamSink } from './route.ts';
 import { statusRoutes } from './status.ts';
 
@@ -164,7 +165,7 @@ async function handle(rt: Runtime, routes: readonly AdminRoute[], req: http.Inco
 
 export function startAdmin(rt: Runtime, host: string, port: number): Promise<AdminServer> {
   const dashboard = startDashboard(rt);
-  const routes = [...statusRoutes(rt), ...endpointRoutes(rt), ...reloadRoutes(rt), ...metricsRoutes(rt), ...dashboard.routes];
+  const routes = [...statusRoutes(rt), ...endpointRoutes(rt), ...routeRoutes(rt), ...reloadRoutes(rt), ...metricsRoutes(rt), ...dashboard.routes];
   const server = http.createServer((req, res) => {
     handle(rt, routes, req, res).catch((err: Error) => {
       if (!res.headersSent) send(res, fail(500, err.message));
