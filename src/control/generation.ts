@@ -53,6 +53,7 @@ function poolSettings(p: PoolConfig): PoolSettings {
     responseTimeoutMs: p.timeouts.response === 0 ? 2 ** 31 : p.timeouts.response,
     maxTries: p.maxTries,
     slowStartMs: p.slowStart,
+    deregistrationDelayMs: p.deregistrationDelay,
     retryOnConnectFailure: p.retries.on.includes('connect-failure'),
     retryOnReset: p.retries.on.includes('reset'),
     retryOnTimeout: p.retries.on.includes('timeout'),

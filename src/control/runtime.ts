@@ -156,6 +156,7 @@ export class Runtime {
       return { ok: false, generation: current, errors: [message] };
     }
     const previous = this.listeners;
+    const old = this.generation;
     closeBalancers(this.generation);
     this.generation = generation;
     this.listeners = listeners;
@@ -164,7 +165,7 @@ export class Runtime {
       if (!listeners.some((l) => l.listener === old.listener)) void old.listener.stop(config.shutdown.drainTimeout);
     }
     this.startHealthChecks();
-    drainEndpoints(removed);
+    drainEndpoints(removed, (e) => [...old.pools.values()].find((p) => p.endpoints.includes(e))?.settings.deregistrationDelayMs ?? 0);
     log('info', 'reloaded', { generation: generation.id, listeners: this.describeListeners(), removedEndpoints: removed.map((e) => e.key) });
     return { ok: true, generation: generation.id, errors: [] };
   }
@@ -204,7 +205,10 @@ export class Runtime {
     const from = endpointStateNames[e.state];
     e.state = verb === 'drain' ? EndpointState.draining : verb === 'disable' ? EndpointState.disabled : EndpointState.healthy;
     p.refresh();
-    if (verb !== 'enable') e.connections?.closeIdle();
+    if (verb !== 'enable') {
+      e.connections?.closeIdle();
+      scheduleDeregistration(e, p.settings.deregistrationDelayMs);
+    } else cancelDeregistration(e);
     log('info', 'endpoint state', { pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
     publish({ kind: 'operator', pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
     return null;
@@ -325,15 +329,40 @@ export class Runtime {
     log('info', 'stopping', { drainTimeoutMs });
     this.stopHealthChecks();
     await Promise.all(this.listeners.map((l) => l.listener.stop(drainTimeoutMs)));
-    drainEndpoints([...this.generation.endpoints.values()]);
+    drainEndpoints([...this.generation.endpoints.values()], () => 0);
     closeBalancers(this.generation);
     if (this.admin !== null) await this.admin.close();
     log('info', 'stopped');
   }
 }
 
-function drainEndpoints(endpoints: readonly Endpoint[]): void {
-  for (const e of endpoints) if (e.connections !== null) e.connections.close();
+/** Endpoints a reload removed: idle sockets close now, busy ones when done or when the delay passes. */
+function drainEndpoints(endpoints: readonly Endpoint[], delayMs: (e: Endpoint) => number): void {
+  for (const e of endpoints) {
+    if (e.connections === null) continue;
+    e.connections.close();
+    scheduleDeregistration(e, delayMs(e));
+  }
+}
+
+/**
+ * The deregistration delay (AWS ALB's `deregistration_delay`): a draining endpoint's connections may finish
+ * for this long; then whatever is still open is closed.
+ */
+function scheduleDeregistration(e: Endpoint, delayMs: number): void {
+  cancelDeregistration(e);
+  const close = () => {
+    e.deregisterTimer = null;
+    e.connections?.destroyAll();
+  };
+  if (delayMs === 0) return close();
+  e.deregisterTimer = setTimeout(close, delayMs);
+  e.deregisterTimer.unref();
+}
+
+function cancelDeregistration(e: Endpoint): void {
+  if (e.deregisterTimer !== null) clearTimeout(e.deregisterTimer);
+  e.deregisterTimer = null;
 }
 
 /** Stops the background work (agent polling, slow-start steps) of a generation that is no longer current. */

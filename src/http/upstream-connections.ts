@@ -175,6 +175,8 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
   readonly endpoint: Endpoint;
   settings: PoolSettings;
   private readonly idle: UpstreamConnection[];
+  /** Every socket open or opening (for `destroyAll`). */
+  private readonly all: Set<UpstreamConnection>;
   /** Waiting users with the time they started waiting, oldest first. */
   private readonly queue: RingQueue<Waiter>;
   private open: number;
@@ -187,6 +189,7 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     this.endpoint = endpoint;
     this.settings = settings;
     this.idle = [];
+    this.all = new Set();
     this.queue = new RingQueue();
     this.open = 0;
     this.shut = false;
@@ -272,6 +275,11 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     for (const conn of this.idle.splice(0)) conn.socket.destroy();
   }
 
+  /** The deregistration delay passed: every socket closes now; their exchanges fail (502, or a cut response). */
+  destroyAll(): void {
+    for (const conn of [...this.all]) conn.socket.destroy();
+  }
+
   /** Closes idle sockets now and busy ones as they are released; used when the endpoint leaves its pool. */
   close(): void {
     this.shut = true;
@@ -296,6 +304,7 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     const state = conn.state;
     conn.state = C.closed;
     unwatch(conn);
+    this.all.delete(conn);
     this.open--;
     if (state === C.idle) {
       const i = this.idle.indexOf(conn);
@@ -354,6 +363,7 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
     }
     conn.socket = socket;
     socket[kConn] = conn;
+    this.all.add(conn);
     this.open++;
     watch(conn);
     conn.deadline = now() + this.settings.connectTimeoutMs;

@@ -20,6 +20,8 @@ export interface EndpointConnectionsLike {
   close(): void;
   /** Closes the idle sockets only (the endpoint is draining; busy ones finish and idle out). */
   closeIdle(): void;
+  /** Closes every socket, busy ones too (the deregistration delay passed). */
+  destroyAll(): void;
   readonly idleCount: number;
   readonly activeCount: number;
   /** Sockets open or opening. */
@@ -38,6 +40,8 @@ export class Endpoint {
   effectiveWeight: number;
   /** When slow start began (Date.now()), or 0 when the endpoint is not ramping up. */
   rampStart: number;
+  /** Ends the deregistration delay of a draining endpoint: closes what is still open. */
+  deregisterTimer: NodeJS.Timeout | null;
   state: EndpointStateValue;
   /** Exchanges currently using this endpoint. */
   inFlight: number;
@@ -76,6 +80,7 @@ export class Endpoint {
     this.configuredWeight = weight;
     this.effectiveWeight = weight;
     this.rampStart = 0;
+    this.deregisterTimer = null;
     this.state = EndpointState.healthy;
     this.inFlight = 0;
     this.requests = 0;

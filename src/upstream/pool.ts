@@ -25,6 +25,8 @@ export interface PoolSettings {
   maxTries: number;
   /** Slow start window (HAProxy `slowstart`): 0 = off. */
   slowStartMs: number;
+  /** A draining endpoint's connections are closed this long after the drain began. */
+  deregistrationDelayMs: number;
   /** Retry policy (config `retries`). */
   retryOnConnectFailure: boolean;
   retryOnReset: boolean;
@@ -49,8 +51,8 @@ export interface UpstreamTls {
 }
 
 /** Settings with no retries beyond connect failures and no per-try timeout: for tests and tools. */
-export function retrySettings(maxTries: number): Pick<PoolSettings, 'maxTries' | 'retryOnConnectFailure' | 'retryOnReset' | 'retryOnTimeout' | 'retryStatus' | 'retryNonIdempotent' | 'perTryTimeoutMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'tls'> {
-  return { maxTries, retryOnConnectFailure: true, retryOnReset: false, retryOnTimeout: false, retryStatus: new Uint8Array(100), retryNonIdempotent: false, perTryTimeoutMs: 0, backoffBaseMs: 0, backoffMaxMs: 0, tls: null };
+export function retrySettings(maxTries: number): Pick<PoolSettings, 'maxTries' | 'deregistrationDelayMs' | 'retryOnConnectFailure' | 'retryOnReset' | 'retryOnTimeout' | 'retryStatus' | 'retryNonIdempotent' | 'perTryTimeoutMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'tls'> {
+  return { maxTries, deregistrationDelayMs: 300_000, retryOnConnectFailure: true, retryOnReset: false, retryOnTimeout: false, retryStatus: new Uint8Array(100), retryNonIdempotent: false, perTryTimeoutMs: 0, backoffBaseMs: 0, backoffMaxMs: 0, tls: null };
 }
 
 /** Slow start begins at this share of the weight (Envoy's `min_weight_percent` default, 10%). */

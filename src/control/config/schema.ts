@@ -391,6 +391,9 @@ export const poolSchema = z.strictObject({
   /** Slow start window: an endpoint that comes back healthy or joins through a reload ramps from 10% to its
    *  full weight over it; 0 = off. HAProxy `slowstart` (off unless set), Envoy slow start (10% minimum). */
   slowStart: durationSchema.prefault('0'),
+  /** Draining (operator drain or disable, or removed by a reload): connections still open this long after
+   *  are closed. AWS ALB/NLB `deregistration_delay` (300s); 0 = close busy ones at once. */
+  deregistrationDelay: durationSchema.prefault('300s'),
   /** Absent: plain TCP to endpoints. */
   tls: upstreamTlsSchema.optional(),
   /** Absent: no stickiness. `{ cookie: {…} }`: cookie insertion (upstream/sticky/cookie.ts). */
