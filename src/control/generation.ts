@@ -251,7 +251,9 @@ export function healthSchedulers(generation: Generation, onTransition: (pool: st
       continue;
     }
     const h = p.health;
-    const settings = { intervalMs: h.interval, unhealthyIntervalMs: h.unhealthyInterval, timeoutMs: h.timeout, rise: h.rise, fall: h.fall, jitter: defaultJitter };
+    const fd = h.flapDamping;
+    const flap = fd === undefined ? null : { maxTransitions: fd.maxTransitions, windowMs: fd.window, holdDownMs: fd.holdDown, maxHoldDownMs: Math.max(fd.holdDown, fd.maxHoldDown) };
+    const settings = { intervalMs: h.interval, unhealthyIntervalMs: h.unhealthyInterval, timeoutMs: h.timeout, rise: h.rise, fall: h.fall, jitter: defaultJitter, flap };
     schedulers.push(new HealthScheduler(p.name, pool.endpoints, check, settings, (e) => onTransition(p.name, e)));
   }
   return schedulers;

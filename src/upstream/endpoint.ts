@@ -40,6 +40,13 @@ export class Endpoint {
   effectiveWeight: number;
   /** When slow start began (Date.now()), or 0 when the endpoint is not ramping up. */
   rampStart: number;
+  /** Flap damping (health/scheduler.ts): recent health transition times, the hold-down end and how many
+   *  hold-downs ran back to back (each doubles the next). */
+  flapTimes: number[];
+  holdUntil: number;
+  holds: number;
+  /** When the last hold-down was due to end (kept when an operator ends it early). */
+  lastHoldEnd: number;
   /** Ends the deregistration delay of a draining endpoint: closes what is still open. */
   deregisterTimer: NodeJS.Timeout | null;
   state: EndpointStateValue;
@@ -81,6 +88,10 @@ export class Endpoint {
     this.effectiveWeight = weight;
     this.rampStart = 0;
     this.deregisterTimer = null;
+    this.flapTimes = [];
+    this.holdUntil = 0;
+    this.holds = 0;
+    this.lastHoldEnd = 0;
     this.state = EndpointState.healthy;
     this.inFlight = 0;
     this.requests = 0;

@@ -251,6 +251,16 @@ export const healthSchema = z
     fall: integerIn(1, 1000).prefault(3),
     /** Probe this port instead of the endpoint's own. HAProxy `port`. */
     port: integerIn(1, 65535).optional(),
+    /** Absent: no flap damping. Present: an endpoint that changes state `maxTransitions` times within `window`
+     *  is held unhealthy for `holdDown`, doubling per repeat up to `maxHoldDown`. */
+    flapDamping: z
+      .strictObject({
+        maxTransitions: integerIn(2, 1000).prefault(4),
+        window: positiveDuration.prefault('60s'),
+        holdDown: positiveDuration.prefault('30s'),
+        maxHoldDown: positiveDuration.prefault('300s'),
+      })
+      .optional(),
     /** State of an endpoint first seen: `healthy` (HAProxy `init-state fully-up`) or `unhealthy` (`fully-down`). */
     initialState: z.enum(['healthy', 'unhealthy']).default('healthy'),
   })

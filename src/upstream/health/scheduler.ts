@@ -21,6 +21,20 @@ export interface HealthSettings {
   readonly fall: number;
   /** Each interval is scaled by a random factor in [1 - jitter, 1 + jitter]. Default 0.1 (see health.md). */
   readonly jitter: number;
+  /** Flap damping; null = off. */
+  readonly flap?: FlapDamping | null;
+}
+
+/**
+ * An endpoint that moves between healthy and unhealthy `maxTransitions` times within `windowMs` is held
+ * unhealthy for `holdDownMs`, doubled for each hold-down that starts within `maxHoldDownMs` of the previous
+ * one's end, up to `maxHoldDownMs` (route flap damping, RFC 2439, applied to health).
+ */
+export interface FlapDamping {
+  readonly maxTransitions: number;
+  readonly windowMs: number;
+  readonly holdDownMs: number;
+  readonly maxHoldDownMs: number;
 }
 
 export const defaultJitter = 0.1;
@@ -139,6 +153,7 @@ export class HealthScheduler {
       e.probeSuccesses++;
       e.probeFailures = 0;
       if (e.state === EndpointState.unhealthy && e.probeSuccesses >= this.settings.rise) {
+        if (e.holdUntil > Date.now()) return; // held down: checks pass, but it flapped
         this.move(e, EndpointState.healthy, `${plural(e.probeSuccesses, 'successful check')}: ${result.detail}`);
       }
     } else {
@@ -163,6 +178,24 @@ export class HealthScheduler {
     });
     publish({ kind: 'health', pool: this.pool, endpoint: e.key, from: endpointStateNames[from], to: endpointStateNames[to], reason });
     this.onTransition(e, from, to);
+    if (this.settings.flap) this.damp(e, to, this.settings.flap);
+  }
+
+  /** Counts a transition; on going unhealthy after too many within the window, starts a hold-down. */
+  private damp(e: Endpoint, to: EndpointStateValue, f: FlapDamping): void {
+    const now = Date.now();
+    if (e.holds > 0 && now > e.lastHoldEnd + f.maxHoldDownMs) e.holds = 0; // stable long enough: back to the base hold
+    e.flapTimes.push(now);
+    while (e.flapTimes.length > 0 && e.flapTimes[0] <= now - f.windowMs) e.flapTimes.shift();
+    if (to !== EndpointState.unhealthy || e.flapTimes.length < f.maxTransitions) return;
+    const holdMs = Math.min(f.maxHoldDownMs, f.holdDownMs * 2 ** e.holds);
+    e.holds++;
+    e.holdUntil = now + holdMs;
+    e.lastHoldEnd = e.holdUntil;
+    e.flapTimes.length = 0;
+    const reason = `flapping: ${f.maxTransitions} transitions within ${f.windowMs}ms; held unhealthy for ${holdMs}ms (hold-down ${e.holds})`;
+    log('warn', 'endpoint held down', { pool: this.pool, endpoint: e.key, holdMs, holds: e.holds, reason });
+    publish({ kind: 'health', pool: this.pool, endpoint: e.key, from: 'unhealthy', to: 'unhealthy', reason });
   }
 }
 

@@ -213,3 +213,50 @@ describe('HealthScheduler timing', () => {
     assert.equal(e.lastProbe, 'check failed: boom');
   });
 });
+
+describe('flap damping', () => {
+  const flap = { maxTransitions: 4, windowMs: 60_000, holdDownMs: 150, maxHoldDownMs: 400 };
+  const cycle = (s: HealthScheduler, e: Endpoint, up: boolean) => {
+    for (let i = 0; i < (up ? 2 : 3); i++) s.record(e, up ? ok : bad);
+  };
+
+  it('an endpoint that flaps maxTransitions times is held unhealthy, then may rise again', async () => {
+    const { e, s, moves } = setup({ fall: 3, rise: 2, flap });
+    cycle(s, e, false); // 1: unhealthy
+    cycle(s, e, true); // 2: healthy
+    cycle(s, e, false); // 3: unhealthy
+    cycle(s, e, true); // 4: healthy
+    assert.equal(e.holdUntil, 0, 'no hold-down before the limit');
+    cycle(s, e, false); // 5: unhealthy, flapping: held down
+    assert.equal(moves.length, 5);
+    assert.ok(e.holdUntil > Date.now(), 'held down');
+    assert.equal(e.holds, 1);
+    cycle(s, e, true);
+    cycle(s, e, true);
+    assert.equal(e.state, EndpointState.unhealthy, 'passing checks do not end a hold-down');
+    assert.equal(moves.length, 5);
+    await sleep(170);
+    s.record(e, ok);
+    assert.equal(e.state, EndpointState.healthy, 'after the hold-down the next success brings it back');
+  });
+
+  it('hold-downs that follow each other double, up to maxHoldDown', () => {
+    const { e, s } = setup({ fall: 1, rise: 1, flap: { ...flap, maxTransitions: 2 } });
+    const lengths: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      e.holdUntil = 0; // let it rise at once, to flap again
+      s.record(e, bad);
+      s.record(e, ok);
+      s.record(e, bad);
+      lengths.push(Math.round((e.holdUntil - Date.now()) / 50) * 50);
+    }
+    assert.deepEqual(lengths, [150, 300, 400, 400]);
+  });
+
+  it('without flapDamping an endpoint moves on every threshold', () => {
+    const { e, s, moves } = setup({ fall: 1, rise: 1 });
+    for (let i = 0; i < 10; i++) s.record(e, i % 2 === 0 ? bad : ok);
+    assert.equal(moves.length, 10);
+    assert.equal(e.holdUntil, 0);
+  });
+});
