@@ -211,6 +211,9 @@ export function buildGeneration(config: Config, id: number, previous: Generation
         baseEjectionTimeMs: od.baseEjectionTime,
         maxEjectionTimeMs: od.maxEjectionTime,
         maxEjectionPercent: od.maxEjectionPercent,
+        intervalMs: od.interval,
+        successRate: od.successRate ?? null,
+        failurePercentage: od.failurePercentage ?? null,
       };
       pool.outlier = new OutlierDetector(pool, outlier, p.health !== undefined);
     }

@@ -289,6 +289,26 @@ export const outlierDetectionSchema = z.strictObject({
   maxEjectionTime: positiveDuration.prefault('300s'),
   /** Most of the pool ejected at once; one endpoint may always be. Envoy `max_ejection_percent` (default 10). */
   maxEjectionPercent: integerIn(0, 100).prefault(10),
+  /** How often success rates and failure percentages are compared. Envoy `interval` (10s). */
+  interval: positiveDuration.prefault('10s'),
+  /** Present: eject endpoints whose success rate is below mean − stdevFactor × stdev of the pool's. Envoy
+   *  `success_rate_minimum_hosts` (5), `success_rate_request_volume` (100), `success_rate_stdev_factor` (1.9). */
+  successRate: z
+    .strictObject({
+      minimumHosts: integerIn(1, 100_000).prefault(5),
+      requestVolume: integerIn(1, 1_000_000_000).prefault(100),
+      stdevFactor: z.number().positive().max(100).default(1.9),
+    })
+    .optional(),
+  /** Present: eject endpoints whose failure share reaches `threshold` percent. Envoy
+   *  `failure_percentage_threshold` (85), `…_minimum_hosts` (5), `…_request_volume` (50). */
+  failurePercentage: z
+    .strictObject({
+      threshold: integerIn(0, 100).prefault(85),
+      minimumHosts: integerIn(1, 100_000).prefault(5),
+      requestVolume: integerIn(1, 1_000_000_000).prefault(50),
+    })
+    .optional(),
 });
 
 export const connectionsSchema = z.strictObject({

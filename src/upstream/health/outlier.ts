@@ -5,6 +5,11 @@
 //
 //   healthy ──(consecutive5xx or consecutiveGatewayFailure)──▶ ejected ──(ejection time)──▶ healthy
 //                                                                               (unhealthy with active checks)
+//
+// With `successRate` / `failurePercentage`, every `interval` the detector also compares endpoints over the
+// interval's traffic (Envoy's statistical detection): an endpoint whose success rate is below
+// mean − stdevFactor × stdev of the pool's, or whose failure share reaches a threshold, is ejected. It reads
+// the endpoints' outcome counters (Endpoint.responses), so the hot path does nothing more.
 import { publish } from '../../core/events.ts';
 import { log } from '../../core/log.ts';
 import { EndpointState, endpointStateNames, type Endpoint } from '../endpoint.ts';
@@ -21,6 +26,12 @@ export interface OutlierSettings {
   readonly maxEjectionTimeMs: number;
   /** Envoy `max_ejection_percent` (10), with Envoy's exception: one endpoint may always be ejected. */
   readonly maxEjectionPercent: number;
+  /** How often the statistical detectors run. Envoy `interval` (10s). */
+  readonly intervalMs?: number;
+  /** Envoy `success_rate_*`: null = off. */
+  readonly successRate?: { readonly minimumHosts: number; readonly requestVolume: number; readonly stdevFactor: number } | null;
+  /** Envoy `failure_percentage_*`: null = off. */
+  readonly failurePercentage?: { readonly minimumHosts: number; readonly requestVolume: number; readonly threshold: number } | null;
 }
 
 /** Time source and timers; tests pass a fake one. */
@@ -45,6 +56,9 @@ export class OutlierDetector implements OutcomeRecorder {
   /** Return timers by endpoint; only ejected endpoints have one. */
   private readonly timers: Map<Endpoint, unknown>;
   private stopped: boolean;
+  /** Outcome counts at the last statistical run, by endpoint. */
+  private readonly snapshots: Map<Endpoint, Float64Array>;
+  private intervalTimer: unknown;
 
   constructor(pool: Pool, settings: OutlierSettings, activeChecks: boolean, clock: OutlierClock = realClock) {
     this.pool = pool;
@@ -53,6 +67,8 @@ export class OutlierDetector implements OutcomeRecorder {
     this.clock = clock;
     this.timers = new Map();
     this.stopped = false;
+    this.snapshots = new Map();
+    this.intervalTimer = null;
   }
 
   // HOT PATH: called once per exchange; two counters on the endpoint, no allocation.
@@ -111,6 +127,16 @@ export class OutlierDetector implements OutcomeRecorder {
    * (at most maxEjectionTime from now). Call once the pool's generation is current.
    */
   start(): void {
+    const s = this.settings;
+    if ((s.successRate || s.failurePercentage) && this.intervalTimer === null) {
+      for (const e of this.pool.endpoints) this.snapshots.set(e, Float64Array.from(e.responses));
+      const tick = () => {
+        if (this.stopped) return;
+        this.evaluate();
+        this.intervalTimer = this.clock.setTimeout(tick, s.intervalMs ?? 10_000);
+      };
+      this.intervalTimer = this.clock.setTimeout(tick, s.intervalMs ?? 10_000);
+    }
     const now = this.clock.now();
     for (const e of this.pool.endpoints) {
       if (e.state !== EndpointState.ejected || this.timers.has(e)) continue;
@@ -123,8 +149,52 @@ export class OutlierDetector implements OutcomeRecorder {
    *  (or `release`, when the next generation has none) to handle. */
   stop(): void {
     this.stopped = true;
+    if (this.intervalTimer !== null) this.clock.clearTimeout(this.intervalTimer);
+    this.intervalTimer = null;
     for (const handle of this.timers.values()) this.clock.clearTimeout(handle);
     this.timers.clear();
+  }
+
+  /**
+   * One statistical run over the interval's outcomes (Envoy's success-rate and failure-percentage
+   * detection): only healthy endpoints with at least `requestVolume` outcomes count, and only when at least
+   * `minimumHosts` of them do. A success is a response below 500; failures are 5xx and gateway failures.
+   */
+  evaluate(): void {
+    const s = this.settings;
+    const rates: { e: Endpoint; total: number; rate: number }[] = [];
+    for (const e of this.pool.endpoints) {
+      const before = this.snapshots.get(e);
+      const now = Float64Array.from(e.responses);
+      this.snapshots.set(e, now);
+      if (before === undefined || e.state !== EndpointState.healthy) continue;
+      let total = 0;
+      for (let i = 0; i < now.length; i++) total += now[i] - before[i];
+      const failures = now[0] - before[0] + (now[5] - before[5]);
+      if (total > 0) rates.push({ e, total, rate: (total - failures) / total });
+    }
+    const sr = s.successRate;
+    if (sr) {
+      const qualified = rates.filter((r) => r.total >= sr.requestVolume);
+      if (qualified.length >= sr.minimumHosts) {
+        const mean = qualified.reduce((a, r) => a + r.rate, 0) / qualified.length;
+        const stdev = Math.sqrt(qualified.reduce((a, r) => a + (r.rate - mean) ** 2, 0) / qualified.length);
+        const floor = mean - sr.stdevFactor * stdev;
+        for (const r of qualified) {
+          if (r.rate < floor) this.eject(r.e, `success rate ${(r.rate * 100).toFixed(1)}% below the pool's ${(floor * 100).toFixed(1)}% (mean ${(mean * 100).toFixed(1)}% − ${sr.stdevFactor} stdev)`);
+        }
+      }
+    }
+    const fp = s.failurePercentage;
+    if (fp) {
+      const qualified = rates.filter((r) => r.total >= fp.requestVolume && r.e.state === EndpointState.healthy);
+      if (qualified.length >= fp.minimumHosts) {
+        for (const r of qualified) {
+          const failed = (1 - r.rate) * 100;
+          if (failed >= fp.threshold) this.eject(r.e, `${failed.toFixed(1)}% of ${r.total} requests failed (threshold ${fp.threshold}%)`);
+        }
+      }
+    }
   }
 
   private schedule(e: Endpoint, ms: number): void {

@@ -209,3 +209,59 @@ describe('OutlierDetector', () => {
     assert.equal(es[0].state, EndpointState.healthy);
   });
 });
+
+describe('statistical outlier detection (Envoy success rate and failure percentage)', () => {
+  /** `ok` responses 2xx and `failed` 5xx recorded on the endpoint's outcome counters, as the data plane does. */
+  function traffic(e: Endpoint, ok: number, failed: number): void {
+    e.responses[2] += ok;
+    e.responses[5] += failed;
+  }
+  const successRate = { minimumHosts: 5, requestVolume: 100, stdevFactor: 1.9 };
+
+  it('ejects an endpoint whose success rate is far below the pool’s, at the interval', () => {
+    const { es, clock, d } = setup(6, { successRate, intervalMs: 10_000, maxEjectionPercent: 50 });
+    d.start();
+    for (const e of es.slice(0, 5)) traffic(e, 198, 2);
+    traffic(es[5], 120, 80);
+    clock.advance(9_999);
+    assert.equal(es[5].state, EndpointState.healthy, 'not before the interval');
+    clock.advance(1);
+    assert.equal(es[5].state, EndpointState.ejected);
+    for (const e of es.slice(0, 5)) assert.equal(e.state, EndpointState.healthy);
+  });
+
+  it('needs minimumHosts endpoints with requestVolume each; only the interval’s traffic counts', () => {
+    const { es, clock, d } = setup(6, { successRate, intervalMs: 10_000, maxEjectionPercent: 50 });
+    for (const e of es) traffic(e, 1000, 0); // before start: not in any interval
+    d.start();
+    for (const e of es.slice(0, 3)) traffic(e, 200, 0);
+    for (const e of es.slice(3, 5)) traffic(e, 50, 0); // below requestVolume
+    traffic(es[5], 100, 100);
+    clock.advance(10_000);
+    assert.equal(es[5].state, EndpointState.healthy, '4 qualified endpoints: fewer than minimumHosts');
+    // the next interval has enough traffic everywhere
+    for (const e of es.slice(0, 5)) traffic(e, 200, 0);
+    traffic(es[5], 100, 100);
+    clock.advance(10_000);
+    assert.equal(es[5].state, EndpointState.ejected);
+  });
+
+  it('failure percentage: at or above the threshold is ejected, below is not', () => {
+    const { es, clock, d } = setup(6, { failurePercentage: { threshold: 50, minimumHosts: 5, requestVolume: 50 }, intervalMs: 1000, maxEjectionPercent: 50 });
+    d.start();
+    for (const e of es.slice(0, 4)) traffic(e, 100, 0);
+    traffic(es[4], 51, 49);
+    traffic(es[5], 50, 50);
+    clock.advance(1000);
+    assert.equal(es[4].state, EndpointState.healthy);
+    assert.equal(es[5].state, EndpointState.ejected);
+  });
+
+  it('stop() ends the interval runs', () => {
+    const { clock, d } = setup(6, { successRate, intervalMs: 1000 });
+    d.start();
+    assert.equal(clock.pending, 1);
+    d.stop();
+    assert.equal(clock.pending, 0);
+  });
+});
