@@ -28,14 +28,18 @@ describe('pools[].outlierDetection', () => {
     assert.equal(valid(withOutlier(undefined)).pools[0].outlierDetection, undefined);
   });
 
-  it('{} gets Envoy\'s defaults: 5, 5, 30s, 300s, 10%', () => {
+  it('{} gets Envoy\'s defaults: 5, 5, 30s, 300s, 10%, a 10s interval, statistical detection off', () => {
     assert.deepEqual(valid(withOutlier({})).pools[0].outlierDetection, {
       consecutive5xx: 5,
       consecutiveGatewayFailure: 5,
       baseEjectionTime: 30_000,
       maxEjectionTime: 300_000,
       maxEjectionPercent: 10,
+      interval: 10_000,
     });
+    const od = valid(withOutlier({ successRate: {}, failurePercentage: {} })).pools[0].outlierDetection!;
+    assert.deepEqual(od.successRate, { minimumHosts: 5, requestVolume: 100, stdevFactor: 1.9 });
+    assert.deepEqual(od.failurePercentage, { threshold: 85, minimumHosts: 5, requestVolume: 50 });
   });
 
   it('takes durations and integers', () => {
@@ -47,11 +51,11 @@ describe('pools[].outlierDetection', () => {
   });
 
   it('rejects zero thresholds, zero durations, percentages above 100 and unknown keys', () => {
-    const found = issues(withOutlier({ consecutive5xx: 0, baseEjectionTime: '0s', maxEjectionPercent: 101, interval: '10s' }));
+    const found = issues(withOutlier({ consecutive5xx: 0, baseEjectionTime: '0s', maxEjectionPercent: 101, intervalMs: '10s' }));
     const text = found.join('\n');
     assert.match(text, /pools\.0\.outlierDetection\.consecutive5xx: expected an integer 1\.\.1000000/);
     assert.match(text, /pools\.0\.outlierDetection\.baseEjectionTime: expected a duration above 0/);
     assert.match(text, /pools\.0\.outlierDetection\.maxEjectionPercent: expected an integer 0\.\.100/);
-    assert.match(text, /interval/);
+    assert.match(text, /unknown key "intervalMs"/);
   });
 });
