@@ -9,6 +9,7 @@ import { certificateStore } from '../tls/certificates.ts';
 import { AccessLog } from '../observability/access-log.ts';
 import { compileHeaderEdits } from '../filters/header-edits.ts';
 import { compileRewrite } from '../filters/rewrite.ts';
+import { compileRateLimit, RouteRateLimits, type RateLimitPolicy, type RateLimitPolicyConfig } from '../filters/rate-limit.ts';
 import { compileRedirect } from '../routing/actions/redirect.ts';
 import { compileRespond } from '../routing/actions/respond.ts';
 import { Route, type RouteStats } from '../routing/route.ts';
@@ -37,6 +38,8 @@ export interface Generation {
   readonly listeners: ReadonlyMap<string, ListenerSettings>;
   /** Every endpoint, keyed `pool/address`. */
   readonly endpoints: ReadonlyMap<string, Endpoint>;
+  /** Rate limit policies in use, by owner and config (kept by the next generation when unchanged). */
+  readonly rateLimitPolicies: ReadonlyMap<string, RateLimitPolicy>;
 }
 
 export function endpointKey(pool: string, address: string): string {
@@ -91,11 +94,27 @@ function createBalancer(p: PoolConfig): Balancer {
   return plugin.create(p.balancer, undefined);
 }
 
-function compileRoute(r: RouteConfig, pools: ReadonlyMap<string, Pool>, stats: RouteStats | undefined): Route {
+/**
+ * Rate limit policies by owner (listener or route), name and config: a reload that keeps a policy keeps its
+ * state (a memory store's buckets), so reloading cannot be used to reset limits.
+ */
+type PolicyCache = Map<string, RateLimitPolicy>;
+
+function policiesFor(owner: string, configs: readonly RateLimitPolicyConfig[] | undefined, routeName: string, previous: ReadonlyMap<string, RateLimitPolicy> | undefined, next: PolicyCache): RateLimitPolicy[] {
+  return (configs ?? []).map((c) => {
+    const key = `${owner}\u0000${JSON.stringify(c)}`;
+    const policy = previous?.get(key) ?? next.get(key) ?? compileRateLimit(c, routeName);
+    next.set(key, policy);
+    return policy;
+  });
+}
+
+function compileRoute(r: RouteConfig, pools: ReadonlyMap<string, Pool>, stats: RouteStats | undefined, limits: RateLimitPolicy[]): Route {
   const forward = r.forward;
   return new Route({
     name: r.name,
     stats,
+    rateLimits: limits.length === 0 ? null : new RouteRateLimits(limits),
     pool: forward !== undefined && 'pool' in forward ? pools.get(forward.pool)! : null,
     split: forward !== undefined && 'pools' in forward ? compileSplit(forward, (name) => pools.get(name)!) : null,
     redirect: r.redirect === undefined ? null : compileRedirect(r.redirect),
@@ -126,11 +145,17 @@ function listenerTls(l: ListenerConfig): ListenerTls | null {
 }
 
 /** Counters carry over a reload by name: listeners' and routes'. */
-function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, previous: Generation | null): ListenerSettings {
+function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, previous: Generation | null, policies: PolicyCache): ListenerSettings {
   const before = previous?.listeners.get(l.name);
   const oldRoutes = new Map<string, RouteStats>();
   if (before !== undefined) for (const r of before.routes.rules) oldRoutes.set(r.name, r.stats);
-  const routes = new RuleTable(l.routes.map((r) => ({ priority: r.priority, match: r.match, value: compileRoute(r, pools, oldRoutes.get(r.name)) })));
+  const shared = policiesFor(`listener:${l.name}`, l.rateLimit, l.name, previous?.rateLimitPolicies, policies);
+  const routes = new RuleTable(
+    l.routes.map((r) => {
+      const limits = r.forward === undefined ? [] : [...shared, ...policiesFor(`route:${r.name}`, r.rateLimit, r.name, previous?.rateLimitPolicies, policies)];
+      return { priority: r.priority, match: r.match, value: compileRoute(r, pools, oldRoutes.get(r.name), limits) };
+    }),
+  );
   const trusted = l.trustedProxies;
   return {
     name: l.name,
@@ -220,10 +245,11 @@ export function buildGeneration(config: Config, id: number, previous: Generation
     pools.set(p.name, pool);
   }
   const listeners = new Map<string, ListenerSettings>();
-  for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools, previous));
+  const rateLimitPolicies: PolicyCache = new Map();
+  for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools, previous, rateLimitPolicies));
   const removed: Endpoint[] = [];
   if (previous !== null) for (const [key, e] of previous.endpoints) if (!endpoints.has(key)) removed.push(e);
-  return { generation: { id, config, pools, listeners, endpoints }, removed };
+  return { generation: { id, config, pools, listeners, endpoints, rateLimitPolicies }, removed };
 }
 
 function createCheck(p: PoolConfig): HealthCheck | null {

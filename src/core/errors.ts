@@ -21,6 +21,7 @@ export const Reason = {
   queueFull: 'queue_full',
   queueTimeout: 'queue_timeout',
   circuitOpen: 'circuit_open',
+  rateLimited: 'rate_limited',
   forbidden: 'forbidden',
   shuttingDown: 'shutting_down',
   /** The client closed its connection before the exchange ended. */

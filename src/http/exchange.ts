@@ -17,6 +17,7 @@ import type { Pool } from '../upstream/pool.ts';
 import type { Route } from '../routing/route.ts';
 import type { ReplyOptions } from '../routing/actions/respond.ts';
 import type { HeaderVariables } from '../filters/header-edits.ts';
+import { allowedHeaderLines, rejectReply, type Decision } from '../filters/rate-limit.ts';
 import type { Downstream } from './downstream.ts';
 import { forwardedSuffix } from './forward-headers.ts';
 import type { ListenerSettings } from './listener-settings.ts';
@@ -105,6 +106,10 @@ export class Exchange implements ConnectionUser {
   retryTimeouts: boolean;
   /** Values of `${…}` in the route's header edits, filled at routing when an edit uses them. */
   private readonly vars: HeaderVariables;
+  /** Bumped per request: an answer that arrives late (a Redis check) finds out whether it is still for us. */
+  private seq: number;
+  /** RateLimit headers for the response when a policy asks for them ('' otherwise). */
+  rateLimitLines: string;
   /** Reused for the route's own replies (respond, redirect). */
   private readonly replyOpts: { -readonly [K in keyof ReplyOptions]: ReplyOptions[K] };
   lastFailure: ReasonCode;
@@ -177,6 +182,8 @@ export class Exchange implements ConnectionUser {
     this.retryTimeouts = false;
     this.vars = { clientAddress: '', requestId: '', host: '', method: '', path: '', scheme: 'http', pool: '', endpoint: '' };
     this.replyOpts = { close: false, head: false, keepAlive10: false };
+    this.rateLimitLines = '';
+    this.seq = 0;
     this.lastFailure = Reason.upstreamConnectFailed;
     this.respScanner = new HeadScanner();
     this.respBuf = null;
@@ -436,7 +443,34 @@ export class Exchange implements ConnectionUser {
     if (!inline) this.held = Buffer.from(buf.subarray(head.headEnd, bodyEnd));
     if (bodyEnd < end) ds.stash(buf, bodyEnd, end);
     if (!this.requestComplete) ds.pauseReading();
-    this.connect();
+    // Rate limits (ratelimit/): read the request now, while its head is at hand; a Redis-backed check
+    // answers later, and the exchange waits for it with the upstream head already built.
+    const limits = route.rateLimits;
+    if (limits === null) return this.connect();
+    const decision = limits.check(req, Date.now());
+    if (!(decision instanceof Promise)) return this.admit(decision);
+    const seq = this.seq;
+    decision.then(
+      (d) => {
+        if (this.active && this.seq === seq) this.admit(d);
+      },
+      () => {
+        if (this.active && this.seq === seq) this.connect(); // a store error is the store's to report
+      },
+    );
+  }
+
+  /** Applies a rate limit decision: 429, a shaping delay (leaky bucket), or on at once. */
+  private admit(d: Decision): void {
+    if (!d.allowed) {
+      const replies = this.settings!.stats.localReplies;
+      replies.set(Reason.rateLimited, (replies.get(Reason.rateLimited) ?? 0) + 1);
+      this.reason = Reason.rateLimited;
+      return this.replyBytes(429, rejectReply(d, this.requestId, this.replyOptions()));
+    }
+    this.rateLimitLines = allowedHeaderLines(d);
+    if (d.delayMs >= 1) this.retryTimer = setTimeout(retryNow, d.delayMs, this);
+    else this.connect();
   }
 
   // ---- request body ---------------------------------------------------------------------------------------
@@ -808,6 +842,7 @@ export class Exchange implements ConnectionUser {
     }
     const hsts = this.settings!.hstsLine;
     if (hsts !== '') suffix += hsts;
+    if (this.rateLimitLines !== '') suffix += this.rateLimitLines;
     if (this.closeAfter) suffix += 'connection: close\r\n';
     else if (this.version === 10) suffix += 'connection: keep-alive\r\n';
     suffix += 'via: 1.1 fulcrum\r\n\r\n';
@@ -1185,6 +1220,8 @@ export class Exchange implements ConnectionUser {
     this.headAt = 0;
     this.reason = '';
     this.reqBodyBytes = 0;
+    this.rateLimitLines = '';
+    this.seq++;
     this.respScanner.reset();
     this.respBuf = null;
     this.respFraming = F.none;

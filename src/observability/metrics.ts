@@ -11,6 +11,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { LATENCY_BOUNDS_S, type LatencyHistogram } from '../core/histogram.ts';
 import type { ListenerStats } from '../http/listener-settings.ts';
 import type { Route } from '../routing/route.ts';
+import type { RateLimitPolicy } from '../filters/rate-limit.ts';
 import type { RuleTable } from '../routing/rule-table.ts';
 import { endpointStateNames, type Endpoint } from '../upstream/endpoint.ts';
 import type { Pool } from '../upstream/pool.ts';
@@ -22,6 +23,7 @@ export interface MetricsSource {
     readonly id: number;
     readonly pools: ReadonlyMap<string, Pool>;
     readonly listeners: ReadonlyMap<string, { readonly stats: ListenerStats; readonly routes: RuleTable<Route> }>;
+    readonly rateLimitPolicies?: ReadonlyMap<string, RateLimitPolicy>;
   };
   readonly reloadsSucceeded: number;
   readonly reloadsFailed: number;
@@ -312,6 +314,43 @@ const trafficFamilies: readonly Family[] = [
   },
 ];
 
+/** Each rate limit policy once (listener policies are shared by that listener's routes). */
+function perPolicy(read: (p: RateLimitPolicy, emit: Emit) => void): Family['read'] {
+  return (s, emit) => {
+    for (const p of s.generation.rateLimitPolicies?.values() ?? []) read(p, emit);
+  };
+}
+
+const rateLimitFamilies: readonly Family[] = [
+  {
+    name: 'fulcrum_ratelimit_requests_total',
+    help: 'Requests checked by a rate limit policy, by result: admitted, delayed (leaky bucket, admitted after a wait), rejected (429), skipped (exempt or no key).',
+    type: 'counter',
+    labelNames: ['route', 'policy', 'result'],
+    read: perPolicy((p, emit) => {
+      const labels = { route: p.routeName, policy: p.name };
+      emit({ ...labels, result: 'admitted' }, p.admitted);
+      emit({ ...labels, result: 'delayed' }, p.delayed);
+      emit({ ...labels, result: 'rejected' }, p.rejected);
+      emit({ ...labels, result: 'skipped' }, p.skipped);
+    }),
+  },
+  {
+    name: 'fulcrum_ratelimit_keys',
+    help: 'Keys held by a memory-store policy (0 for Redis).',
+    type: 'gauge',
+    labelNames: ['route', 'policy'],
+    read: perPolicy((p, emit) => emit({ route: p.routeName, policy: p.name }, p.keys)),
+  },
+  {
+    name: 'fulcrum_ratelimit_store_failures_total',
+    help: 'Redis checks that failed (answered by failOpen).',
+    type: 'counter',
+    labelNames: ['route', 'policy'],
+    read: perPolicy((p, emit) => emit({ route: p.routeName, policy: p.name }, p.redis?.failures ?? 0)),
+  },
+];
+
 const histogramFamilies: readonly HistogramFamily[] = [
   {
     name: 'fulcrum_route_duration_seconds',
@@ -365,7 +404,7 @@ function histogramMetric(f: HistogramFamily, source: MetricsSource) {
 }
 
 /** The metric names this module defines (without the process metrics). */
-export const metricNames: readonly string[] = [...families, ...trafficFamilies, ...histogramFamilies].map((f) => f.name);
+export const metricNames: readonly string[] = [...families, ...trafficFamilies, ...rateLimitFamilies, ...histogramFamilies].map((f) => f.name);
 
 let processRegistry: Registry | null = null;
 
@@ -383,7 +422,7 @@ function processMetrics(): Registry {
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const own = new Registry();
   for (const f of histogramFamilies) own.registerMetric(histogramMetric(f, source) as unknown as Parameters<Registry['registerMetric']>[0]);
-  for (const f of [...families, ...trafficFamilies]) {
+  for (const f of [...families, ...trafficFamilies, ...rateLimitFamilies]) {
     const config = { name: f.name, help: f.help, labelNames: f.labelNames, registers: [own] };
     if (f.type === 'gauge') {
       new Gauge({

@@ -5,6 +5,7 @@
 import { cidrsContain, type Cidr } from '../core/address.ts';
 import { LatencyHistogram } from '../core/histogram.ts';
 import type { HeaderEdits } from '../filters/header-edits.ts';
+import type { RouteRateLimits } from '../filters/rate-limit.ts';
 import type { Rewrite } from '../filters/rewrite.ts';
 import type { Pool } from '../upstream/pool.ts';
 import type { Redirect } from './actions/redirect.ts';
@@ -39,6 +40,8 @@ export interface RouteSpec {
   readonly responseTimeoutMs?: number;
   readonly allow?: readonly Cidr[] | null;
   readonly deny?: readonly Cidr[] | null;
+  /** The listener's and the route's rate limit policies, in that order; null without any. */
+  readonly rateLimits?: RouteRateLimits | null;
 }
 
 export class Route {
@@ -53,6 +56,7 @@ export class Route {
   readonly rewrite: Rewrite | null;
   readonly responseTimeoutMs: number;
   readonly stats: RouteStats;
+  readonly rateLimits: RouteRateLimits | null;
   private readonly allow: readonly Cidr[] | null;
   private readonly deny: readonly Cidr[] | null;
   /** Whether `admits` has anything to check. */
@@ -69,6 +73,7 @@ export class Route {
     this.rewrite = spec.rewrite ?? null;
     this.responseTimeoutMs = spec.responseTimeoutMs ?? 0;
     this.stats = spec.stats ?? new RouteStats();
+    this.rateLimits = spec.rateLimits ?? null;
     this.allow = spec.allow ?? null;
     this.deny = spec.deny ?? null;
     this.checksSource = this.allow !== null || this.deny !== null;

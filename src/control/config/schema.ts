@@ -20,6 +20,7 @@ import { headerEditsSchema } from '../../filters/header-edits.ts';
 import { rewriteSchema } from '../../filters/rewrite.ts';
 import { accessLogFields } from '../../observability/access-log.ts';
 import { loadPair } from '../../tls/certificates.ts';
+import { rateLimitSchema } from '../../filters/rate-limit.ts';
 import { checked, headerNameSchema, integerIn } from '../../core/schema-helpers.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
@@ -67,6 +68,8 @@ export const routeSchema = z
     allow: cidrListSchema.optional(),
     /** Sources refused with 403. NGINX `deny`. */
     deny: cidrListSchema.optional(),
+    /** Rate limit policies (ratelimit/), each must admit the request; `forward` routes only. */
+    rateLimit: rateLimitSchema.optional(),
   })
   .superRefine((route, ctx) => {
     const set = actionNames.filter((a) => route[a] !== undefined);
@@ -74,8 +77,8 @@ export const routeSchema = z
       const found = set.length === 0 ? 'none' : set.map((a) => `"${a}"`).join(' and ');
       ctx.addIssue({ code: 'custom', message: `expected exactly one action, "forward", "redirect" or "respond", found ${found}` });
     }
-    if (route.forward === undefined && (route.rewrite !== undefined || route.requestHeaders !== undefined || route.responseHeaders !== undefined)) {
-      const message = '"rewrite", "requestHeaders" and "responseHeaders" apply to requests forwarded to a pool: only with "forward" (a "respond" sets its own "headers")';
+    if (route.forward === undefined && (route.rewrite !== undefined || route.requestHeaders !== undefined || route.responseHeaders !== undefined || route.rateLimit !== undefined)) {
+      const message = '"rewrite", "requestHeaders", "responseHeaders" and "rateLimit" apply to requests forwarded to a pool: only with "forward" (a "respond" sets its own "headers")';
       ctx.addIssue({ code: 'custom', message });
     }
   });
@@ -150,6 +153,9 @@ export const listenerObject = z.strictObject({
   trustedProxies: z.array(cidrSchema).default(() => []),
   /** Kept when present, generated when absent; lowercased. Default `x-request-id`, the de-facto name. */
   requestIdHeader: headerNameSchema.prefault('x-request-id'),
+  /** Rate limit policies checked for every request this listener forwards, before the route's own (shared
+   *  buckets across routes). */
+  rateLimit: rateLimitSchema.optional(),
   /** Present: HTTP/2 for clients (ALPN `h2` on https; prior-knowledge h2c on http with `cleartext`). */
   http2: z
     .strictObject({
