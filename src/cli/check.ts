@@ -20,7 +20,7 @@ function plural(n: number, word: string): string {
 
 /** One line describing what the config declares. */
 export function summarize(config: Config): string {
-  const routes = config.listeners.reduce((n, l) => n + l.routes.length, 0);
+  const routes = config.listeners.reduce((n, l) => n + ('routes' in l ? l.routes.length : 0), 0);
   const endpoints = config.pools.reduce((n, p) => n + p.endpoints.length, 0);
   return [
     plural(config.listeners.length, 'listener'),

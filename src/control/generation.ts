@@ -28,7 +28,8 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { StickyCookies } from '../upstream/sticky/cookie.ts';
-import type { Config, ListenerConfig, PoolConfig, RouteConfig } from './config/schema.ts';
+import type { AnyListenerConfig, Config, ListenerConfig, PoolConfig, RouteConfig } from './config/schema.ts';
+import { tcpListenerSettings, tlsPassthroughSettings, udpListenerSettings, type L4Upstream, type TcpListenerSettings, type TlsPassthroughSettings, type UdpListenerSettings } from '../l4/settings.ts';
 
 export interface Generation {
   readonly id: number;
@@ -40,6 +41,24 @@ export interface Generation {
   readonly endpoints: ReadonlyMap<string, Endpoint>;
   /** Rate limit policies in use, by owner and config (kept by the next generation when unchanged). */
   readonly rateLimitPolicies: ReadonlyMap<string, RateLimitPolicy>;
+  /** L4 listeners' settings by listener name (`listeners` holds the HTTP ones). */
+  readonly l4: ReadonlyMap<string, L4Settings>;
+}
+
+export function isHttpListener(l: AnyListenerConfig): l is ListenerConfig {
+  return l.protocol === 'http' || l.protocol === 'https';
+}
+
+export type L4Settings =
+  | { readonly protocol: 'tcp'; readonly settings: TcpListenerSettings }
+  | { readonly protocol: 'tls-passthrough'; readonly settings: TlsPassthroughSettings }
+  | { readonly protocol: 'udp'; readonly settings: UdpListenerSettings };
+
+function l4Settings(l: Exclude<AnyListenerConfig, ListenerConfig>, pools: ReadonlyMap<string, Pool>, config: Config): L4Settings {
+  const upstreamOf = (name: string): L4Upstream => ({ pool: pools.get(name)!, proxyProtocol: config.pools.find((p) => p.name === name)?.proxyProtocol ?? null });
+  if (l.protocol === 'tcp') return { protocol: 'tcp', settings: tcpListenerSettings(l, upstreamOf) };
+  if (l.protocol === 'tls-passthrough') return { protocol: 'tls-passthrough', settings: tlsPassthroughSettings(l, upstreamOf) };
+  return { protocol: 'udp', settings: udpListenerSettings(l, (name) => pools.get(name)!) };
 }
 
 export function endpointKey(pool: string, address: string): string {
@@ -246,10 +265,14 @@ export function buildGeneration(config: Config, id: number, previous: Generation
   }
   const listeners = new Map<string, ListenerSettings>();
   const rateLimitPolicies: PolicyCache = new Map();
-  for (const l of config.listeners) listeners.set(l.name, listenerSettings(l, pools, previous, rateLimitPolicies));
+  const l4 = new Map<string, L4Settings>();
+  for (const l of config.listeners) {
+    if (isHttpListener(l)) listeners.set(l.name, listenerSettings(l, pools, previous, rateLimitPolicies));
+    else l4.set(l.name, l4Settings(l as Exclude<AnyListenerConfig, ListenerConfig>, pools, config));
+  }
   const removed: Endpoint[] = [];
   if (previous !== null) for (const [key, e] of previous.endpoints) if (!endpoints.has(key)) removed.push(e);
-  return { generation: { id, config, pools, listeners, endpoints, rateLimitPolicies }, removed };
+  return { generation: { id, config, pools, listeners, endpoints, rateLimitPolicies, l4 }, removed };
 }
 
 function createCheck(p: PoolConfig): HealthCheck | null {

@@ -5,7 +5,7 @@
 import { publish } from '../core/events.ts';
 import { log } from '../core/log.ts';
 import { parseAddress } from '../core/address.ts';
-import { HttpListener } from '../http/listener.ts';
+import { bindListener, type BoundListener } from './listeners.ts';
 import { EndpointState, endpointStateNames, type Endpoint } from '../upstream/endpoint.ts';
 import type { OutlierDetector } from '../upstream/health/outlier.ts';
 import type { HealthScheduler } from '../upstream/health/scheduler.ts';
@@ -20,7 +20,7 @@ interface RunningListener {
   readonly name: string;
   /** protocol + address: a listener whose key is unchanged keeps its socket across reloads. */
   readonly key: string;
-  readonly listener: HttpListener;
+  readonly listener: BoundListener;
 }
 
 export interface ReloadResult {
@@ -71,7 +71,7 @@ export class Runtime {
         rt.admin = await startAdmin(rt, config.admin.address.host, config.admin.address.port);
       }
     } catch (err) {
-      for (const l of rt.listeners) l.listener.server.close();
+      for (const l of rt.listeners) l.listener.closeNow();
       throw err;
     }
     rt.startHealthChecks();
@@ -106,10 +106,17 @@ export class Runtime {
     return this.reloadCounts.failed;
   }
 
+  /** Each L4 listener's counters, by name. */
+  l4Stats(): { name: string; counters: Readonly<Record<string, number>> }[] {
+    const out: { name: string; counters: Readonly<Record<string, number>> }[] = [];
+    for (const l of this.listeners) if (l.listener.l4Counters !== null) out.push({ name: l.name, counters: l.listener.l4Counters });
+    return out;
+  }
+
   /** Each listener with its open downstream connections. */
   listenerStats(): { name: string; address: string; connections: number }[] {
     const described = this.describeListeners();
-    return this.listeners.map((l, i) => ({ ...described[i], connections: l.listener.connections.size }));
+    return this.listeners.map((l, i) => ({ ...described[i], connections: l.listener.connectionCount }));
   }
 
   /** Reloads from `config`, or from the config file when none is given. Never throws for a bad config. */
@@ -160,7 +167,7 @@ export class Runtime {
     closeBalancers(this.generation);
     this.generation = generation;
     this.listeners = listeners;
-    for (const l of listeners) l.listener.settings = generation.listeners.get(l.name)!;
+    for (const l of listeners) l.listener.apply(generation, l.name);
     for (const old of previous) {
       if (!listeners.some((l) => l.listener === old.listener)) void old.listener.stop(config.shutdown.drainTimeout);
     }
@@ -301,7 +308,7 @@ export class Runtime {
   /** Reuses running listeners with the same protocol and address; binds the others. */
   private async bindListeners(configs: Config['listeners'], generation: Generation, running: readonly RunningListener[]): Promise<RunningListener[]> {
     const out: RunningListener[] = [];
-    const fresh: HttpListener[] = [];
+    const fresh: BoundListener[] = [];
     try {
       for (const l of configs) {
         const key = listenerKey(l);
@@ -310,13 +317,12 @@ export class Runtime {
           out.push({ name: l.name, key, listener: kept.listener });
           continue;
         }
-        const listener = new HttpListener(generation.listeners.get(l.name)!);
-        await listener.listen(l.address.host, l.address.port);
+        const listener = await bindListener(l, generation);
         fresh.push(listener);
         out.push({ name: l.name, key, listener });
       }
     } catch (err) {
-      for (const l of fresh) l.server.close();
+      for (const l of fresh) l.closeNow();
       throw err;
     }
     return out;

@@ -28,6 +28,8 @@ export interface MetricsSource {
   readonly reloadsSucceeded: number;
   readonly reloadsFailed: number;
   listenerStats(): readonly { readonly name: string; readonly connections: number }[];
+  /** L4 listeners' counters by name (l4/ StreamListenerCounters, UdpListenerCounters); absent: none. */
+  l4Stats?(): readonly { readonly name: string; readonly counters: Readonly<Record<string, number>> }[];
 }
 
 type Labels = Record<string, string>;
@@ -351,6 +353,31 @@ const rateLimitFamilies: readonly Family[] = [
   },
 ];
 
+/** One series per L4 listener that has the counter (stream listeners and UDP listeners count different things). */
+function l4Counter(field: string): Family['read'] {
+  return (s, emit) => {
+    for (const l of s.l4Stats?.() ?? []) if (typeof l.counters[field] === 'number') emit({ listener: l.name }, l.counters[field]);
+  };
+}
+
+const l4Families: readonly Family[] = [
+  ['fulcrum_l4_connections_total', 'counter', 'accepted', 'TCP connections accepted by an L4 listener.'],
+  ['fulcrum_l4_connections_active', 'gauge', 'active', 'TCP connections open through an L4 listener.'],
+  ['fulcrum_l4_connections_refused_total', 'counter', 'refused', 'TCP connections refused (maxConnections).'],
+  ['fulcrum_l4_connect_failures_total', 'counter', 'connectFailures', 'Upstream connect attempts that failed.'],
+  ['fulcrum_l4_no_upstream_total', 'counter', 'upstreamUnavailable', 'Connections closed because no endpoint could take them.'],
+  ['fulcrum_l4_received_bytes_total', 'counter', 'bytesIn', 'Bytes read from clients by an L4 listener.'],
+  ['fulcrum_l4_sent_bytes_total', 'counter', 'bytesOut', 'Bytes written to clients by an L4 listener.'],
+  ['fulcrum_l4_client_hellos_malformed_total', 'counter', 'clientHellosMalformed', 'tls-passthrough: connections closed for a malformed ClientHello.'],
+  ['fulcrum_l4_client_hello_timeouts_total', 'counter', 'clientHelloTimeouts', 'tls-passthrough: connections closed without a ClientHello in time.'],
+  ['fulcrum_l4_no_route_total', 'counter', 'noRoute', 'tls-passthrough: connections whose SNI matched no route and no default pool.'],
+  ['fulcrum_l4_proxy_headers_rejected_total', 'counter', 'proxyHeadersRejected', 'Connections closed for a missing, invalid or untrusted PROXY header.'],
+  ['fulcrum_l4_udp_flows_total', 'counter', 'flowsCreated', 'UDP flows created.'],
+  ['fulcrum_l4_udp_flows_active', 'gauge', 'flowsActive', 'UDP flows open.'],
+  ['fulcrum_l4_udp_datagrams_received_total', 'counter', 'datagramsIn', 'UDP datagrams from clients.'],
+  ['fulcrum_l4_udp_datagrams_sent_total', 'counter', 'datagramsOut', 'UDP datagrams to clients.'],
+].map(([name, type, field, help]) => ({ name, help, type: type as 'counter' | 'gauge', labelNames: ['listener'], read: l4Counter(field) }));
+
 const histogramFamilies: readonly HistogramFamily[] = [
   {
     name: 'fulcrum_route_duration_seconds',
@@ -404,7 +431,7 @@ function histogramMetric(f: HistogramFamily, source: MetricsSource) {
 }
 
 /** The metric names this module defines (without the process metrics). */
-export const metricNames: readonly string[] = [...families, ...trafficFamilies, ...rateLimitFamilies, ...histogramFamilies].map((f) => f.name);
+export const metricNames: readonly string[] = [...families, ...trafficFamilies, ...rateLimitFamilies, ...l4Families, ...histogramFamilies].map((f) => f.name);
 
 let processRegistry: Registry | null = null;
 
@@ -422,7 +449,7 @@ function processMetrics(): Registry {
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const own = new Registry();
   for (const f of histogramFamilies) own.registerMetric(histogramMetric(f, source) as unknown as Parameters<Registry['registerMetric']>[0]);
-  for (const f of [...families, ...trafficFamilies, ...rateLimitFamilies]) {
+  for (const f of [...families, ...trafficFamilies, ...rateLimitFamilies, ...l4Families]) {
     const config = { name: f.name, help: f.help, labelNames: f.labelNames, registers: [own] };
     if (f.type === 'gauge') {
       new Gauge({

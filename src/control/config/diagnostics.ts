@@ -180,6 +180,7 @@ interface SchemaDef {
   readonly element?: z.core.$ZodType;
   readonly innerType?: z.core.$ZodType;
   readonly in?: z.core.$ZodType;
+  readonly out?: z.core.$ZodType;
   readonly options?: readonly z.core.$ZodType[];
   readonly discriminator?: string;
 }
@@ -193,7 +194,8 @@ function unwrap(schema: z.core.$ZodType, value: unknown): z.core.$ZodType {
   for (;;) {
     const def = defOf(schema);
     if (def.innerType !== undefined) schema = def.innerType;
-    else if (def.type === 'pipe' && def.in !== undefined) schema = def.in;
+    // a preprocess is a pipe from a transform: the schema that checks is its `out`
+    else if (def.type === 'pipe' && def.in !== undefined) schema = defOf(def.in).type === 'transform' && def.out !== undefined ? def.out : def.in;
     else if (def.type === 'union' && def.options !== undefined) {
       const disc = def.discriminator;
       const tag = disc !== undefined && isRecord(value) ? value[disc] : undefined;

@@ -21,6 +21,7 @@ import { rewriteSchema } from '../../filters/rewrite.ts';
 import { accessLogFields } from '../../observability/access-log.ts';
 import { loadPair } from '../../tls/certificates.ts';
 import { rateLimitSchema } from '../../filters/rate-limit.ts';
+import { proxyProtocolPoolSchema, tcpListenerSchema, tlsPassthroughListenerSchema, udpListenerSchema } from '../../l4/schema.ts';
 import { checked, headerNameSchema, integerIn } from '../../core/schema-helpers.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
@@ -139,8 +140,8 @@ export const listenerTlsSchema = z.strictObject({
 
 export const listenerObject = z.strictObject({
   name: nameSchema,
-  /** `http`, or `https` with `tls` (TLS termination). */
-  protocol: z.enum(['http', 'https']).default('http'),
+  /** `http`, or `https` with `tls` (TLS termination); `http` when absent (anyListenerSchema fills it in). */
+  protocol: z.enum(['http', 'https']),
   tls: listenerTlsSchema.optional(),
   /** Port 0 = ephemeral (tests). */
   address: listenAddressSchema,
@@ -213,6 +214,15 @@ export const listenerSchema = listenerObject
   ...listener,
   routes: listener.routes.map(({ name, ...route }, i) => ({ name: name ?? `${listener.name}-${i}`, ...route })),
 }));
+
+/**
+ * Any listener, told apart by `protocol`: `http`/`https` (L7, the default when `protocol` is absent), `tcp`,
+ * `tls-passthrough` or `udp` (L4, l4/schema.ts).
+ */
+export const anyListenerSchema = z.preprocess(
+  (v) => (isRawObject(v) && v.protocol === undefined ? { ...v, protocol: 'http' } : v),
+  z.discriminatedUnion('protocol', [listenerSchema, tcpListenerSchema, tlsPassthroughListenerSchema, udpListenerSchema]),
+);
 
 // ---- pools ------------------------------------------------------------------------------------------------------
 
@@ -432,6 +442,9 @@ export const poolSchema = z.strictObject({
   deregistrationDelay: durationSchema.prefault('300s'),
   /** Absent: plain TCP to endpoints. */
   tls: upstreamTlsSchema.optional(),
+  /** L4 listeners send a PROXY header (`v1` or `v2`) first on each connection to the endpoints. HAProxy
+   *  `send-proxy` / `send-proxy-v2`. */
+  proxyProtocol: proxyProtocolPoolSchema,
   /** Absent: no stickiness. `{ cookie: {…} }`: cookie insertion (upstream/sticky/cookie.ts). */
   sticky: stickySchema.optional(),
   /** Absent: no active health checks. */
@@ -461,7 +474,7 @@ export const shutdownSchema = z.strictObject({
 
 export const configSchema = z.strictObject(
   {
-    listeners: z.array(listenerSchema).min(1),
+    listeners: z.array(anyListenerSchema).min(1),
     pools: z.array(poolSchema).min(1),
     admin: adminSchema.optional(),
     shutdown: shutdownSchema.prefault({}),
@@ -475,7 +488,9 @@ export const configSchema = z.strictObject(
 );
 
 export type Config = z.output<typeof configSchema>;
-export type ListenerConfig = Config['listeners'][number];
+export type AnyListenerConfig = Config['listeners'][number];
+/** An L7 (`http` or `https`) listener. */
+export type ListenerConfig = Extract<AnyListenerConfig, { protocol: 'http' | 'https' }>;
 export type ListenerTimeoutsConfig = ListenerConfig['timeouts'];
 export type ListenerLimitsConfig = ListenerConfig['limits'];
 export type RouteConfig = ListenerConfig['routes'][number];
@@ -556,29 +571,44 @@ export function crossCheck(raw: unknown): ConfigIssue[] {
     }
   }
 
-  const bound: { host: string; port: number; text: string; path: readonly PropertyKey[] }[] = [];
-  const bind = (value: unknown, path: readonly PropertyKey[]): void => {
-    const address = typeof value === 'string' ? parseAddress(value, { allowPortZero: true }) : undefined;
-    if (address === undefined) return;
-    const other = bound.find((b) => overlaps(b, address));
-    if (other !== undefined) {
-      const message = `address "${address.text}" collides with ${formatPath(other.path)} "${other.text}"`;
-      issues.push({ path, message, at: 'value' });
-    }
-    bound.push({ ...address, path });
+  /** Checks an address against those already bound in its namespace (TCP or UDP ports). */
+  const binder = () => {
+    const bound: { host: string; port: number; text: string; path: readonly PropertyKey[] }[] = [];
+    return (value: unknown, path: readonly PropertyKey[]): void => {
+      const address = typeof value === 'string' ? parseAddress(value, { allowPortZero: true }) : undefined;
+      if (address === undefined) return;
+      const other = bound.find((b) => overlaps(b, address));
+      if (other !== undefined) {
+        const message = `address "${address.text}" collides with ${formatPath(other.path)} "${other.text}"`;
+        issues.push({ path, message, at: 'value' });
+      }
+      bound.push({ ...address, path });
+    };
   };
+  const bind = binder();
+  const bindUdp = binder();
 
   const checkListenerName = uniqueNames('listener', issues);
   const checkRouteName = uniqueNames('route', issues);
   for (const [listener, i] of rawItems(raw.listeners)) {
     checkListenerName(listener.name, ['listeners', i, 'name']);
-    bind(listener.address, ['listeners', i, 'address']);
+    // UDP and TCP ports are separate: a udp listener may share a port number with a TCP one
+    if (listener.protocol === 'udp') bindUdp(listener.address, ['listeners', i, 'address']);
+    else bind(listener.address, ['listeners', i, 'address']);
+    // L4 listeners name their pools directly
+    for (const key of ['pool', 'defaultPool'] as const) {
+      const pool = listener[key];
+      if (typeof pool === 'string' && Array.isArray(raw.pools) && !poolNames.includes(pool)) {
+        issues.push({ path: ['listeners', i, key], message: `expected the name of a pool, found "${pool}"${suggestion(pool, poolNames)}`, at: 'value' });
+      }
+    }
     for (const [route, j] of rawItems(listener.routes)) {
       const path = ['listeners', i, 'routes', j];
       const name = route.name === undefined && typeof listener.name === 'string' ? `${listener.name}-${j}` : route.name;
       checkRouteName(name, [...path, 'name']);
       const forward = isRawObject(route.forward) ? route.forward : undefined;
       const refs: [unknown, PropertyKey[]][] = [];
+      if (route.pool !== undefined) refs.push([route.pool, [...path, 'pool']]); // tls-passthrough SNI routes
       if (forward !== undefined) refs.push([forward.pool, [...path, 'forward', 'pool']]);
       if (forward !== undefined) for (const [target, k] of rawItems(forward.pools)) refs.push([target.pool, [...path, 'forward', 'pools', k, 'pool']]);
       for (const [pool, at] of refs) {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, formatDiagnostic, type Diagnostic } from '../../../../src/control/config/diagnostics.ts';
 import { loadConfigFile, parseConfigText, parseConfigValue } from '../../../../src/control/config/load.ts';
+import type { ListenerConfig } from '../../../../src/control/config/schema.ts';
 
 const root = new URL('../../../../', import.meta.url);
 
@@ -37,7 +38,7 @@ describe('parseConfigText', () => {
   it('parses a valid YAML config with defaults filled in', () => {
     const config = parseConfigText(valid, 'fulcrum.yaml');
     assert.equal(config.listeners[0].address.port, 8080);
-    assert.equal(config.listeners[0].routes[0].name, 'web-0');
+    assert.equal((config.listeners[0] as ListenerConfig).routes[0].name, 'web-0');
     assert.equal(config.pools[0].endpoints[0].weight, 1);
     assert.equal(config.shutdown.drainTimeout, 30_000);
   });
@@ -159,7 +160,7 @@ pools:
 pools: [{ name: web, endpoints: [] }]
 `;
     const config = parseConfigText(text, 'fulcrum.yaml');
-    assert.equal(config.listeners[1].timeouts.requestHeader, 5_000);
+    assert.equal((config.listeners[1] as ListenerConfig).timeouts.requestHeader, 5_000);
   });
 
   it('parses JSON and locates its errors', () => {
@@ -187,8 +188,8 @@ pools: [{ name: web, endpoints: [] }]
     const example = /## Full example\s+```yaml\n([\s\S]*?)```/.exec(docs);
     assert.ok(example, 'docs/config.md has a full example');
     const config = parseConfigText(example[1], 'docs/config.md');
-    assert.deepEqual(config.listeners[0].routes.map((r) => r.name), ['api', 'health', 'web-2']);
-    assert.deepEqual(config.listeners[0].routes[0].match.host, ['api.example.com', '*.api.example.com']);
+    assert.deepEqual((config.listeners[0] as ListenerConfig).routes.map((r: { name: string }) => r.name), ['api', 'health', 'web-2']);
+    assert.deepEqual((config.listeners[0] as ListenerConfig).routes[0].match.host, ['api.example.com', '*.api.example.com']);
     assert.equal(config.pools[0].balancer.algorithm, 'weighted-round-robin');
     assert.equal(config.admin?.address.text, '127.0.0.1:9900');
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { z } from 'zod';
-import { validateConfig, configSchema, type Config } from '../../../../src/control/config/schema.ts';
+import { validateConfig, configSchema, type Config, type ListenerConfig } from '../../../../src/control/config/schema.ts';
 import type { ConfigIssue } from '../../../../src/control/config/diagnostics.ts';
 import { balancerPlugins } from '../../../../src/upstream/balancing/registry.ts';
 
@@ -15,10 +15,13 @@ function minimal(): Raw {
   };
 }
 
-function valid(raw: unknown): Config {
+/** A valid config whose listeners are all HTTP ones (what these tests build). */
+type HttpConfig = Omit<Config, 'listeners'> & { listeners: ListenerConfig[] };
+
+function valid(raw: unknown): HttpConfig {
   const result = validateConfig(raw);
   if (!result.ok) assert.fail(`expected a valid config, got:\n${result.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  return result.config;
+  return result.config as HttpConfig;
 }
 
 function issues(raw: unknown): { path: string; message: string; at: ConfigIssue['at'] }[] {
@@ -299,7 +302,7 @@ describe('missing and mistyped values', () => {
   it('rejects unknown protocols, https without tls and tls without https', () => {
     const raw = minimal();
     raw.listeners[0].protocol = 'spdy';
-    assert.deepEqual(issue(raw), { path: 'listeners.0.protocol', message: 'expected one of "http", "https", found "spdy"', at: 'value' });
+    assert.deepEqual(issue(raw), { path: 'listeners.0.protocol', message: 'expected one of "http", "https", "tcp", "tls-passthrough", "udp", found "spdy"', at: 'value' });
     raw.listeners[0].protocol = 'https';
     assert.deepEqual(issue(raw), { path: 'listeners.0.tls', message: 'missing required key "tls"', at: 'parent' });
   });
@@ -379,7 +382,7 @@ function schemaKeys(schema: z.core.$ZodType, prefix = '', seen = new Set<unknown
   if (seen.has(def)) return [];
   seen.add(def);
   if (def.innerType) return schemaKeys(def.innerType, prefix, seen);
-  if (def.type === 'pipe') return schemaKeys(def.in, prefix, seen);
+  if (def.type === 'pipe') return schemaKeys(def.in._zod.def.type === 'transform' ? def.out : def.in, prefix, seen);
   if (def.type === 'array') return schemaKeys(def.element, prefix, seen);
   if (def.type === 'record') return schemaKeys(def.valueType, `${prefix}*.`, seen);
   if (def.type === 'union') return [...new Set<string>(def.options.flatMap((o: z.core.$ZodType) => schemaKeys(o, prefix, seen)))];

@@ -1,0 +1,128 @@
+// What `tcp` and `tls-passthrough` listeners share: one net.Server accepting paused sockets (pauseOnConnect, so no
+// byte is read before the connection is admitted), the `maxConnections` limit, the live sessions, counters, and
+// the operator verbs — `updateSettings` (a reload: new connections take the new settings, open ones keep theirs
+// and their endpoint), `close` (stop accepting), `closeAll` (destroy what is left), `stop` (both, gracefully).
+import net from 'node:net';
+import type { Endpoint } from '../upstream/endpoint.ts';
+import type { L4Upstream, StreamListenerSettings } from './settings.ts';
+import { StreamListenerCounters, TcpSession, type StreamListenerHost } from './tcp-proxy.ts';
+
+const kListener = Symbol('fulcrum.streamListener');
+interface ListeningServer extends net.Server {
+  [kListener]: StreamListener<StreamListenerSettings>;
+}
+
+export abstract class StreamListener<S extends StreamListenerSettings> implements StreamListenerHost {
+  settings: S;
+  readonly counters: StreamListenerCounters;
+  readonly sessions: Set<TcpSession>;
+  readonly server: net.Server;
+  private stopping: (() => void) | null;
+
+  constructor(settings: S) {
+    this.settings = settings;
+    this.counters = new StreamListenerCounters();
+    this.sessions = new Set();
+    this.stopping = null;
+    // allowHalfOpen: a client's FIN is forwarded while the other direction keeps flowing.
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }) as ListeningServer;
+    server[kListener] = this as unknown as StreamListener<StreamListenerSettings>;
+    server.on('connection', onConnection);
+    this.server = server;
+  }
+
+  /** The upstream for a connection accepted under `settings`; null: no route (the connection is closed). */
+  abstract route(settings: StreamListenerSettings, sni: string | null): L4Upstream | null;
+
+  /** -1: no ClientHello is read; otherwise its timeout (0 = none). */
+  protected helloTimeoutMs(_settings: S): number {
+    return -1;
+  }
+
+  listen(host: string, port: number): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host, port, backlog: 1024 }, () => {
+        this.server.off('error', onError);
+        this.server.on('error', () => {}); // accept errors (EMFILE): the kernel keeps the connection queued
+        resolve(this.server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  get address(): net.AddressInfo {
+    return this.server.address() as net.AddressInfo;
+  }
+
+  /** A reload: connections accepted from now on use `next`. */
+  updateSettings(next: S): void {
+    this.settings = next;
+  }
+
+  accept(socket: net.Socket): void {
+    const settings = this.settings;
+    if (this.sessions.size >= settings.maxConnections) {
+      this.counters.refused++;
+      socket.on('error', ignore);
+      socket.destroy();
+      return;
+    }
+    this.counters.accepted++;
+    this.counters.active++;
+    const session = new TcpSession(this, settings, socket, this.helloTimeoutMs(settings));
+    this.sessions.add(session);
+    session.start();
+  }
+
+  onSessionClosed(session: TcpSession): void {
+    if (!this.sessions.delete(session)) return;
+    this.counters.active--;
+    if (this.stopping !== null && this.sessions.size === 0) this.stopping();
+  }
+
+  /** Stops accepting; open connections carry on. */
+  close(): void {
+    if (this.server.listening) this.server.close();
+  }
+
+  /** Destroys every open connection now. */
+  closeAll(): void {
+    for (const session of [...this.sessions]) session.destroy();
+  }
+
+  /** Destroys the connections to `endpoint` (it left its pool, or its deregistration delay ended); returns how many. */
+  closeConnectionsTo(endpoint: Endpoint): number {
+    let n = 0;
+    for (const session of [...this.sessions]) {
+      if (session.endpoint === endpoint) {
+        session.destroy();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Stops accepting and resolves when the open connections have ended, or after `drainTimeoutMs` (the rest are
+   *  then destroyed). */
+  stop(drainTimeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.close();
+      let timer: NodeJS.Timeout | null = null;
+      const done = () => {
+        if (timer !== null) clearTimeout(timer);
+        this.stopping = null;
+        resolve();
+      };
+      if (this.sessions.size === 0) return done();
+      this.stopping = done;
+      timer = setTimeout(() => this.closeAll(), drainTimeoutMs);
+    });
+  }
+}
+
+function onConnection(this: ListeningServer, socket: net.Socket): void {
+  this[kListener].accept(socket);
+}
+
+function ignore(): void {}
