@@ -18,7 +18,13 @@ export interface DownstreamHost {
   readonly connections: Set<Downstream>;
   /** A client connection ended; lets a stopping listener notice when the last one is gone. */
   onDownstreamClosed(ds: Downstream): void;
+  /** Prior-knowledge HTTP/2 (RFC 9113 §3.3): takes a connection that began with the preface (after `ds.detach()`);
+   *  false when the listener does not accept it, and the client gets the 505 its "HTTP/2.0" request line earns. */
+  takeOverH2c?(ds: Downstream): boolean;
 }
+
+/** The HTTP/2 connection preface (RFC 9113 §3.4). Its first 18 bytes parse as a request head with version 2.0. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 const D = { idle: 0, head: 1, active: 2, closed: 3 } as const;
 /** Which timeout `deadline` stands for. */
@@ -272,11 +278,31 @@ export class Downstream implements HasDeadline, Peer {
 
   /** Answers a request that could not be parsed, then closes: the stream cannot be trusted past it. */
   private refuse(status: number): void {
+    // not HTTP/1.1 at all but the HTTP/2 preface: the listener may take the connection over
+    if (status === 505 && this.requests === 0 && this.host.takeOverH2c !== undefined && isH2Preface(this.buf!, this.bufEnd) && this.host.takeOverH2c(this)) return;
     this.state = D.closed;
     this.buf = null;
     this.bufEnd = 0;
     this.write(localReply(status, reasonForStatus(status), '-', true, false, false));
     this.endSocket();
+  }
+
+  /** Lets go of the socket for another protocol: no more handlers or deadline. Returns the bytes read so far (a copy). */
+  detach(): Buffer {
+    const received = this.buf === null ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(0, this.bufEnd));
+    this.state = D.closed;
+    this.buf = null;
+    this.bufEnd = 0;
+    this.deadline = 0;
+    unwatch(this);
+    const s = this.socket;
+    s.off('data', onDataEvent);
+    s.off('end', onEnd);
+    s.off('drain', onDrain);
+    s.off('error', onError);
+    s.off('close', onClose);
+    this.host.connections.delete(this);
+    return received;
   }
 
   /** Called by the exchange when it is over. */
@@ -377,6 +403,11 @@ export class Downstream implements HasDeadline, Peer {
     this.deadlineKind = kind;
     this.deadline = kind === T.none ? 0 : now() + ms;
   }
+}
+
+function isH2Preface(buf: Buffer, end: number): boolean {
+  const n = end < H2_PREFACE.length ? end : H2_PREFACE.length;
+  return buf.compare(H2_PREFACE, 0, n, 0, n) === 0;
 }
 
 /** "::ffff:10.0.0.1" → "10.0.0.1": one spelling per client in headers, logs and hashing. */
