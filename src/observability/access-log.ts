@@ -2,7 +2,8 @@
 // combined formats, to stdout, stderr or a file. Writes are asynchronous and buffered (pino's sonic-boom
 // destination), so a slow disk never blocks a request; one destination per target is shared by every
 // listener and generation that writes to it. Sampling is decided when an exchange starts.
-import pino, { type DestinationStream } from 'pino';
+import { createRequire } from 'node:module';
+import type { DestinationStream } from 'pino';
 import { Random } from '../core/random.ts';
 import type { AccessLogEntry, AccessLogSink } from '../http/access-log-sink.ts';
 
@@ -25,9 +26,13 @@ export interface AccessLogOptions {
 type Destination = DestinationStream & { flushSync?(): void; flush?(cb?: (err?: Error) => void): void; end?(): void };
 const destinations = new Map<string, Destination>();
 
+const require = createRequire(import.meta.url);
+
 function destinationFor(target: string): Destination {
   let d = destinations.get(target);
   if (d === undefined) {
+    // loaded on first use: only listeners with an access log need pino
+    const pino = require('pino') as typeof import('pino');
     const fd = target === 'stdout' ? 1 : target === 'stderr' ? 2 : undefined;
     d = (fd !== undefined ? pino.destination({ dest: fd, sync: false }) : pino.destination({ dest: target, sync: false, mkdir: true, append: true })) as Destination;
     destinations.set(target, d);

@@ -5,7 +5,8 @@
 // every write sets a PTTL, so Redis memory is bounded by the live keys. Redis unreachable or slower than
 // `timeout`: fail open (allow and count it) or, with `failOpen: false`, reject (Envoy's `failure_mode_deny`).
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { log } from '../../core/log.ts';
 import { newDecision, notLimited, type Decision, type LimiterDeps, type RateLimiter } from '../types.ts';
 
@@ -53,6 +54,8 @@ export function redisScript(name: string, body: string): RedisScript {
 
 const failureLogIntervalMs = 10_000;
 
+const require = createRequire(import.meta.url);
+
 interface PooledClient {
   readonly client: Redis;
   refs: number;
@@ -78,7 +81,9 @@ export class RedisClientPool {
   acquire(url: string): PooledClient {
     let pooled = this.clients.get(url);
     if (pooled === undefined) {
-      const client = new Redis(url, {
+      // loaded on first use: ioredis costs ~25 MB of resident memory, and only Redis-backed policies need it
+      const RedisClient = (require('ioredis') as typeof import('ioredis')).Redis;
+      const client = new RedisClient(url, {
         // the first connection may queue commands (bounded by each store's timeout); after that, a check finds
         // the client not ready and fails at once instead of waiting
         enableOfflineQueue: true,
