@@ -3,9 +3,10 @@
 // (l4/). A reload hands each kept listener its settings from the new generation.
 import type { AddressInfo } from 'node:net';
 import { HttpListener } from '../http/listener.ts';
-import { TcpListener } from '../l4/tcp-listener.ts';
-import { TlsPassthroughListener } from '../l4/tls-passthrough.ts';
-import { UdpListener } from '../l4/udp-listener.ts';
+import { createRequire } from 'node:module';
+import type { TcpListener } from '../l4/tcp-listener.ts';
+import type { TlsPassthroughListener } from '../l4/tls-passthrough.ts';
+import type { UdpListener } from '../l4/udp-listener.ts';
 import type { AnyListenerConfig } from './config/schema.ts';
 import type { Generation } from './generation.ts';
 
@@ -25,6 +26,10 @@ export interface BoundListener {
   /** Closes the listening socket at once (a reload that failed to bind every listener). */
   closeNow(): void;
 }
+
+// The L4 data plane (and node:dgram) loads only when a config has an L4 listener.
+const requireModule = createRequire(import.meta.url);
+const l4 = () => requireModule('../l4/index.ts') as typeof import('../l4/index.ts');
 
 class HttpBound implements BoundListener {
   readonly listener: HttpListener;
@@ -67,8 +72,8 @@ class StreamBound implements BoundListener {
   }
   apply(g: Generation, name: string): void {
     const s = g.l4.get(name);
-    if (s?.protocol === 'tcp' && this.listener instanceof TcpListener) this.listener.updateSettings(s.settings);
-    else if (s?.protocol === 'tls-passthrough' && this.listener instanceof TlsPassthroughListener) this.listener.updateSettings(s.settings);
+    if (s?.protocol === 'tcp' && this.listener instanceof l4().TcpListener) this.listener.updateSettings(s.settings);
+    else if (s?.protocol === 'tls-passthrough' && this.listener instanceof l4().TlsPassthroughListener) this.listener.updateSettings(s.settings);
   }
   stop(drainTimeoutMs: number): Promise<void> {
     return this.listener.stop(drainTimeoutMs);
@@ -115,11 +120,11 @@ export async function bindListener(l: AnyListenerConfig, generation: Generation)
   } else {
     const s = generation.l4.get(l.name)!;
     if (s.protocol === 'udp') {
-      const listener = new UdpListener(s.settings);
+      const listener = new (l4().UdpListener)(s.settings);
       bound = new UdpBound(listener);
       listen = () => listener.listen(l.address.host, l.address.port);
     } else {
-      const listener = s.protocol === 'tcp' ? new TcpListener(s.settings) : new TlsPassthroughListener(s.settings);
+      const listener = s.protocol === 'tcp' ? new (l4().TcpListener)(s.settings) : new (l4().TlsPassthroughListener)(s.settings);
       bound = new StreamBound(listener);
       listen = () => listener.listen(l.address.host, l.address.port);
     }
