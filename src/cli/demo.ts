@@ -58,6 +58,7 @@ export async function demo(argv: string[]): Promise<number> {
           `  curl http://127.0.0.1:${bound}/            # run it a few times: alpha, beta, gamma in turn`,
           `  curl http://127.0.0.1:9900/status          # endpoints and their counters (admin API)`,
           `  curl http://127.0.0.1:9900/metrics         # the same as Prometheus metrics`,
+          `  open http://127.0.0.1:9900/               # the live dashboard (in a browser on this machine)`,
           `  fulcrum status --config ${file}`,
           `  fulcrum endpoints drain demo 127.0.0.1:${backends[0].port} --config ${file}`,
           `  fulcrum reload ${file}   # after editing the config`,
