@@ -279,7 +279,7 @@ function createCheck(p: PoolConfig): HealthCheck | null {
   const h = p.health;
   if (h === undefined) return null;
   const plugin = pluginByName(healthCheckPlugins, h.kind) as { create(o: unknown, d: HealthCheckDeps): HealthCheck };
-  return plugin.create(h[h.kind], { port: h.port ?? null });
+  return plugin.create(h[h.kind], { port: h.port ?? null, host: h.address ?? null });
 }
 
 /**

@@ -7,6 +7,7 @@ import { cidrSchema, isHostname, listenAddressSchema } from '../core/address.ts'
 import { checked, integerIn } from '../core/schema-helpers.ts';
 import { describeFound, durationSchema } from '../core/units.ts';
 import type { ProxyProtocolVersion } from './proxy-protocol.ts';
+import { connectionLimitSchema } from '../ratelimit/connection-limiter.ts';
 
 const namePattern = /^[a-z0-9][a-z0-9_-]*$/;
 /** Listener and pool names, as in the rest of the config: they are metric labels. */
@@ -58,6 +59,9 @@ export const streamLimitsSchema = z.strictObject({
   /** Connections open at once on this listener; beyond, new ones are closed at accept and counted as refused.
    *  Default 10000. HAProxy `maxconn` on a frontend. */
   maxConnections: integerIn(1, 10_000_000).prefault(10_000),
+  /** Per client address: open connections and new connections per second (ratelimit/connection-limiter.ts);
+   *  absent = none. HAProxy `src_conn_cur` / `src_conn_rate` over a stick table. */
+  perSource: connectionLimitSchema.optional(),
 });
 
 export const tcpListenerSchema = z.strictObject({

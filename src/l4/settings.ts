@@ -6,6 +6,22 @@ import type { Pool } from '../upstream/pool.ts';
 import type { ProxyProtocolVersion } from './proxy-protocol.ts';
 import type { TcpListenerConfig, TlsPassthroughListenerConfig, UdpListenerConfig } from './schema.ts';
 import { SniRoutes } from './sni-routes.ts';
+import { ConnectionLimiter } from '../ratelimit/connection-limiter.ts';
+
+/** Limiters by listener and options: a reload with the same limits keeps the counts of open connections. */
+const limiters = new Map<string, ConnectionLimiter>();
+
+function perSourceLimiter(l: TcpListenerConfig | TlsPassthroughListenerConfig): ConnectionLimiter | null {
+  const o = l.limits.perSource;
+  if (o === undefined) return null;
+  const key = l.name + '\u0000' + JSON.stringify(o);
+  let limiter = limiters.get(key);
+  if (limiter === undefined) {
+    limiter = new ConnectionLimiter(o);
+    limiters.set(key, limiter);
+  }
+  return limiter;
+}
 
 /** Where a connection goes: a pool, and whether its endpoints get a PROXY header first (the pool's option). */
 export interface L4Upstream {
@@ -20,6 +36,8 @@ export interface StreamListenerSettings {
   /** Peers whose PROXY header is read (they must send one); null: PROXY headers are accepted from no one. */
   readonly acceptProxyFrom: readonly Cidr[] | null;
   readonly maxConnections: number;
+  /** Per-source connection limits; null = none. Kept across reloads by the generation when unchanged. */
+  readonly perSource: ConnectionLimiter | null;
   /** Per try; never 0 (config 0 = the OS limit becomes 2^31). */
   readonly connectTimeoutMs: number;
   /** 0 = none. */
@@ -60,6 +78,7 @@ function streamSettings(l: TcpListenerConfig | TlsPassthroughListenerConfig): St
     name: l.name,
     acceptProxyFrom: l.proxyProtocol === undefined ? null : l.proxyProtocol.accept,
     maxConnections: l.limits.maxConnections,
+    perSource: perSourceLimiter(l),
     connectTimeoutMs: l.timeouts.connect === 0 ? FOREVER_MS : l.timeouts.connect,
     idleTimeoutMs: l.timeouts.idle,
     maxLifetimeMs: l.timeouts.maxLifetime,

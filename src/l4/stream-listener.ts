@@ -62,12 +62,15 @@ export abstract class StreamListener<S extends StreamListenerSettings> implement
 
   accept(socket: net.Socket): void {
     const settings = this.settings;
-    if (this.sessions.size >= settings.maxConnections) {
+    const limiter = settings.perSource;
+    const source = socket.remoteAddress ?? '';
+    if (this.sessions.size >= settings.maxConnections || (limiter !== null && !limiter.tryOpen(source, Date.now()))) {
       this.counters.refused++;
       socket.on('error', ignore);
       socket.destroy();
       return;
     }
+    if (limiter !== null) socket.once('close', () => limiter.close(source));
     this.counters.accepted++;
     this.counters.active++;
     const session = new TcpSession(this, settings, socket, this.helloTimeoutMs(settings));

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { parseConfigValue } from '../../src/control/config/load.ts';
 import { startFulcrum, type RunningFulcrum } from '../helpers/fulcrum.ts';
-import { connect, readLine, startNamedServer, startTlsServer, startUdpEchoServer, UdpClient, type TestServer, type UdpTestServer } from '../helpers/l4.ts';
+import { connect, readAll, readLine, startNamedServer, startTlsServer, startUdpEchoServer, UdpClient, type TestServer, type UdpTestServer } from '../helpers/l4.ts';
 
 let a: TestServer;
 let b: TestServer;
@@ -102,4 +102,29 @@ test('metrics count L4 traffic', async () => {
 test('an L4 listener naming an unknown pool is a config error', () => {
   const bad = config('nope') as { listeners: object[]; pools: object[] };
   assert.throws(() => parseConfigValue(bad, 'test'), /listeners\[0\]\.pool: expected the name of a pool, found "nope"/);
+});
+
+test('per-source limits: a client over its concurrent cap is refused at accept, and admitted again after one closes', async () => {
+  const limited = config('ab') as { listeners: Record<string, unknown>[] };
+  limited.listeners[0].limits = { perSource: { maxConnections: 2 } };
+  const r = await lb.reload(limited);
+  assert.equal(r.ok, true, r.errors.join('\n'));
+  const first = await connect(lb.port('db'));
+  const second = await connect(lb.port('db'));
+  assert.ok(['a', 'b'].includes(await readLine(first)));
+  await readLine(second);
+  const third = await connect(lb.port('db'));
+  const got = await readAll(third);
+  assert.equal(got.length, 0, 'the third connection from 127.0.0.1 was closed without a greeting');
+  third.destroy();
+  first.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  const again = await connect(lb.port('db'));
+  assert.ok(['a', 'b'].includes(await readLine(again)));
+  again.destroy();
+  second.destroy();
+  const { host, port } = lb.rt.adminAddress!;
+  const text = await (await request(`http://${host}:${port}/metrics`)).body.text();
+  assert.match(text, /fulcrum_l4_connections_refused_total\{listener="db"\} [1-9]/);
+  assert.equal((await lb.reload(config('ab'))).ok, true);
 });

@@ -4,7 +4,7 @@
 // registry. `validateConfig` adds the cross-reference checks (pool names, unique names and addresses), run on
 // the raw document so they are reported together with the schema's own errors.
 import { readFileSync } from 'node:fs';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { addressSchema, cidrSchema, isHostname, listenAddressSchema, parseAddress } from '../../core/address.ts';
@@ -267,6 +267,8 @@ export const healthSchema = z
     fall: integerIn(1, 1000).prefault(3),
     /** Probe this port instead of the endpoint's own. HAProxy `port`. */
     port: integerIn(1, 65535).optional(),
+    /** Probe this host (a separate health or management interface) instead of the endpoint's. HAProxy `addr`. */
+    address: checked('expected a host name or IP address like "10.0.0.5"', (v) => (typeof v === 'string' && (isIP(v) !== 0 || isHostname(v)) ? v : undefined)).optional(),
     /** Absent: no flap damping. Present: an endpoint that changes state `maxTransitions` times within `window`
      *  is held unhealthy for `holdDown`, doubling per repeat up to `maxHoldDown`. */
     flapDamping: z

@@ -18,6 +18,9 @@ export interface HealthCheck {
 export interface HealthCheckDeps {
   /** Probe this port instead of the endpoint's (`health.port`); null = the endpoint's own port. */
   readonly port: number | null;
+  /** Probe this host instead of the endpoint's (`health.address`, a separate health or admin interface);
+   *  null = the endpoint's own host. */
+  readonly host: string | null;
 }
 
 /** `code ECONNREFUSED` style detail for a socket error. */

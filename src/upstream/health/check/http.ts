@@ -68,6 +68,23 @@ export const schema = z.strictObject({
   expect: expectSchema.prefault('200-399'),
   /** The body must contain this text (within the first 64 KiB). HAProxy `http-check expect string`. */
   bodyContains: z.string().min(1).optional(),
+  /** The body (its first 64 KiB, as UTF-8) must match this regular expression. HAProxy `http-check expect rstring`. */
+  bodyMatches: z
+    .string()
+    .min(1)
+    .max(1000)
+    .refine(
+      (p) => {
+        try {
+          new RegExp(p);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: 'expected a valid regular expression' },
+    )
+    .optional(),
 });
 export type HttpCheckOptions = z.output<typeof schema>;
 
@@ -82,7 +99,9 @@ export class HttpCheck implements HealthCheck {
   private readonly options: HttpCheckOptions;
   private readonly tls: ProbeTls | null;
   private readonly port: number | null;
+  private readonly host: string | null;
   private readonly needle: Buffer | null;
+  private readonly pattern: RegExp | null;
   /** `headers` with lowercased names, after a default User-Agent; Host and Connection are set per probe. */
   private readonly headers: Record<string, string>;
 
@@ -90,6 +109,8 @@ export class HttpCheck implements HealthCheck {
     this.options = options;
     this.tls = tls;
     this.port = deps.port;
+    this.host = deps.host;
+    this.pattern = options.bodyMatches === undefined ? null : new RegExp(options.bodyMatches);
     this.needle = options.bodyContains === undefined ? null : Buffer.from(options.bodyContains, 'utf8');
     this.headers = { 'user-agent': 'fulcrum-health-check' };
     for (const [name, value] of Object.entries(options.headers)) {
@@ -101,7 +122,8 @@ export class HttpCheck implements HealthCheck {
   async probe(e: Endpoint, signal: AbortSignal): Promise<ProbeResult> {
     const o = this.options;
     const port = this.port ?? e.port;
-    const hostHeader = o.host ?? (e.host.includes(':') ? `[${e.host}]` : e.host) + ':' + port;
+    const host = this.host ?? e.host;
+    const hostHeader = o.host ?? (host.includes(':') ? `[${host}]` : host) + ':' + port;
     // loaded on first use: node:http costs ~15 MB of resident memory, and only pools with http checks need it
     const t = this.tls;
     const http = t === null ? await import('node:http') : await import('node:https');
@@ -110,7 +132,7 @@ export class HttpCheck implements HealthCheck {
       let connected = false;
       let settled = false;
       const options = {
-        host: e.host,
+        host,
         port,
         method: o.method,
         path: o.path,
@@ -120,7 +142,7 @@ export class HttpCheck implements HealthCheck {
       const req =
         t === null
           ? http.request(options)
-          : http.request({ ...options, ca: t.ca, servername: t.servername ?? (/^[0-9.]+$|:/.test(e.host) ? undefined : e.host), rejectUnauthorized: t.verify });
+          : http.request({ ...options, ca: t.ca, servername: t.servername ?? (/^[0-9.]+$|:/.test(host) ? undefined : host), rejectUnauthorized: t.verify });
       const done = (result: ProbeResult): void => {
         if (settled) return;
         settled = true;
@@ -136,14 +158,16 @@ export class HttpCheck implements HealthCheck {
         res.on('error', () => {});
         const status = res.statusCode ?? 0;
         if (!statusExpected(status, o.expect)) return done({ ok: false, detail: `status ${status}` });
-        if (this.needle === null) return done({ ok: true, detail: `status ${status}` });
+        if (this.needle === null && this.pattern === null) return done({ ok: true, detail: `status ${status}` });
         const needle = this.needle;
+        const pattern = this.pattern;
         const chunks: Buffer[] = [];
         let bytes = 0;
         const judge = (): void => {
           const body = Buffer.concat(chunks, Math.min(bytes, maxBodyBytes));
-          const found = body.includes(needle);
-          done({ ok: found, detail: found ? `status ${status}` : `status ${status}, body lacks ${JSON.stringify(o.bodyContains)}` });
+          if (needle !== null && !body.includes(needle)) return done({ ok: false, detail: `status ${status}, body lacks ${JSON.stringify(o.bodyContains)}` });
+          if (pattern !== null && !pattern.test(body.toString('utf8'))) return done({ ok: false, detail: `status ${status}, body does not match /${o.bodyMatches}/` });
+          done({ ok: true, detail: `status ${status}` });
         };
         res.on('data', (chunk: Buffer) => {
           chunks.push(chunk);

@@ -11,15 +11,17 @@ export type TcpCheckOptions = z.infer<typeof schema>;
 
 export class TcpCheck implements HealthCheck {
   private readonly port: number | null;
+  private readonly host: string | null;
 
   constructor(deps: HealthCheckDeps) {
     this.port = deps.port;
+    this.host = deps.host;
   }
 
   probe(e: Endpoint, signal: AbortSignal): Promise<ProbeResult> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve({ ok: false, detail: 'aborted' });
-      const socket = net.connect({ host: e.host, port: this.port ?? e.port });
+      const socket = net.connect({ host: this.host ?? e.host, port: this.port ?? e.port });
       const done = (result: ProbeResult): void => {
         signal.removeEventListener('abort', onAbort);
         socket.destroy();

@@ -14,8 +14,8 @@ function endpoint(port: number): Endpoint {
   return new Endpoint(`127.0.0.1:${port}`, '127.0.0.1', port, 1);
 }
 
-function httpCheck(options: Record<string, unknown>, port: number | null = null): HttpCheck {
-  return new HttpCheck(httpSchema.parse(options), { port });
+function httpCheck(options: Record<string, unknown>, port: number | null = null, host: string | null = null): HttpCheck {
+  return new HttpCheck(httpSchema.parse(options), { port, host });
 }
 
 const signal = () => AbortSignal.timeout(2000);
@@ -96,6 +96,16 @@ describe('http check', () => {
     assert.equal((await httpCheck({ path: '/big', bodyContains: 'needle' }).probe(e, signal())).ok, false);
   });
 
+  it('bodyMatches: a regular expression over the body; an invalid one is a config error', async () => {
+    const e = endpoint(port);
+    assert.equal((await httpCheck({ path: '/body/status:%20ok%20(3%20checks)', bodyMatches: 'status: ok \\(\\d+ checks\\)' }).probe(e, signal())).ok, true);
+    assert.deepEqual(await httpCheck({ path: '/body/status:%20degraded', bodyMatches: '^status: ok' }).probe(e, signal()), {
+      ok: false,
+      detail: 'status 200, body does not match /^status: ok/',
+    });
+    assert.equal(httpSchema.safeParse({ bodyMatches: '(' }).success, false);
+  });
+
   it('port probes another port of the same host', async () => {
     const closed = await freePort();
     assert.deepEqual(await httpCheck({}, port).probe(endpoint(closed), signal()), { ok: true, detail: 'status 200' });
@@ -129,18 +139,30 @@ describe('tcp check', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
     try {
-      const check = new TcpCheck({ port: null });
+      const check = new TcpCheck({ port: null, host: null });
       assert.deepEqual(await check.probe(endpoint(port), signal()), { ok: true, detail: 'connected' });
       const closed = await freePort();
       assert.deepEqual(await check.probe(endpoint(closed), signal()), { ok: false, detail: 'connect ECONNREFUSED' });
-      assert.deepEqual(await new TcpCheck({ port }).probe(endpoint(closed), signal()), { ok: true, detail: 'connected' });
+      assert.deepEqual(await new TcpCheck({ port, host: null }).probe(endpoint(closed), signal()), { ok: true, detail: 'connected' });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('`address` probes another host: the endpoint 127.0.0.2 is judged by a probe to 127.0.0.1', async () => {
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const elsewhere = new Endpoint(`127.0.0.2:${port}`, '127.0.0.2', port, 1);
+      assert.deepEqual(await new TcpCheck({ port: null, host: '127.0.0.1' }).probe(elsewhere, signal()), { ok: true, detail: 'connected' });
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
   it('an already aborted signal fails at once', async () => {
-    const r = await new TcpCheck({ port: null }).probe(endpoint(1), AbortSignal.abort());
+    const r = await new TcpCheck({ port: null, host: null }).probe(endpoint(1), AbortSignal.abort());
     assert.deepEqual(r, { ok: false, detail: 'aborted' });
   });
 });
