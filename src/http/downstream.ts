@@ -350,6 +350,7 @@ export class Downstream implements HasDeadline, Peer {
   onEnd(): void {
     // The client half-closed: finish the exchange in progress (its response can still be written), then close.
     this.clientEnded = true;
+    if (this.state === D.active && this.exchange !== null) this.exchange.onClientEnd();
     if (this.state !== D.active) {
       this.state = D.closed;
       this.endSocket();
@@ -382,6 +383,13 @@ export class Downstream implements HasDeadline, Peer {
   }
 
   /** Graceful stop: idle connections close now, busy ones after their exchange. */
+  /** The exchange became a tunnel (WebSocket): no more HTTP on this connection, no timeout but the peers'. */
+  enterTunnel(): void {
+    this.setDeadline(T.none, 0);
+    this.closing = true;
+    this.resumeReading();
+  }
+
   shutdown(): void {
     this.closing = true;
     if (this.state === D.idle && this.bufEnd === 0) this.destroy();

@@ -106,6 +106,9 @@ export class Exchange implements ConnectionUser {
   retryTimeouts: boolean;
   /** Values of `${…}` in the route's header edits, filled at routing when an edit uses them. */
   private readonly vars: HeaderVariables;
+  /** The request asks for a WebSocket upgrade; `tunnel` once the endpoint accepted it (101). */
+  upgrade: boolean;
+  tunnel: boolean;
   /** Bumped per request: an answer that arrives late (a Redis check) finds out whether it is still for us. */
   private seq: number;
   /** RateLimit headers for the response when a policy asks for them ('' otherwise). */
@@ -184,6 +187,8 @@ export class Exchange implements ConnectionUser {
     this.replyOpts = { close: false, head: false, keepAlive10: false };
     this.rateLimitLines = '';
     this.seq = 0;
+    this.upgrade = false;
+    this.tunnel = false;
     this.lastFailure = Reason.upstreamConnectFailed;
     this.respScanner = new HeadScanner();
     this.respBuf = null;
@@ -254,6 +259,7 @@ export class Exchange implements ConnectionUser {
     // Connection options (RFC 9112 §9.3, RFC 9110 §7.6.1).
     let close = false;
     let keepAliveToken = false;
+    let upgradeToken = false;
     if (((f.seen >>> H.connection) & 1) !== 0) {
       for (let i = 0; i < f.count; i++) {
         if (f.ids[i] !== H.connection) continue;
@@ -262,7 +268,8 @@ export class Exchange implements ConnectionUser {
           const token = trimOws(raw);
           if (token === 'close') close = true;
           else if (token === 'keep-alive') keepAliveToken = true;
-          else if (token !== '' && token !== 'upgrade') dropNamed(src, f, token);
+          else if (token === 'upgrade') upgradeToken = true;
+          else if (token !== '') dropNamed(src, f, token);
         }
       }
     }
@@ -344,6 +351,14 @@ export class Exchange implements ConnectionUser {
       if (head.version === 10) f.ids[expectIdx] = H.drop; // HTTP/1.0 clients do not wait for 100 (RFC 9110 §10.1.1)
     }
 
+    // WebSocket (RFC 6455 §4.1): a GET without a body asking `Connection: upgrade` + `Upgrade: websocket` is
+    // forwarded with both headers; a 101 answer turns the exchange into a tunnel. Other upgrades (h2c) are not.
+    this.upgrade = false;
+    if (upgradeToken && head.methodCode === Method.GET && this.reqFraming === F.none && f.countOf(H.upgrade) === 1) {
+      const i = f.find(H.upgrade);
+      this.upgrade = src.latin1Slice(f.valueStart[i], f.valueEnd[i]).trim().toLowerCase() === 'websocket';
+    }
+
     // Forwarding headers first: they resolve the client address (trusted proxies) that routes may match on.
     const ds = this.ds;
     const trusted = settings.isTrustedProxy !== null && settings.isTrustedProxy(ds.peerAddress);
@@ -414,6 +429,7 @@ export class Exchange implements ConnectionUser {
     if (edits !== null) suffix += edits.constant ?? edits.lines(this.vars);
     suffix += traceLine;
     if (certHeaders !== null) suffix += ds.clientCertLines;
+    if (this.upgrade) suffix += 'connection: upgrade\r\nupgrade: websocket\r\n';
     // A hash balancer's key is read here, while the head is at hand, and its hash kept for retries.
     const extract = pool.key;
     const sticky = pool.sticky;
@@ -497,6 +513,11 @@ export class Exchange implements ConnectionUser {
 
   /** Client bytes while this exchange is active. */
   onRequestData(chunk: Buffer): void {
+    if (this.tunnel) {
+      // a copy: the chunk is a view of the shared client read buffer and the write may stay queued
+      if (this.conn !== null && !this.conn.socket.write(Buffer.from(chunk))) this.ds.pauseReading();
+      return;
+    }
     if (this.requestComplete) {
       this.ds.stash(chunk, 0, chunk.length);
       return;
@@ -690,12 +711,16 @@ export class Exchange implements ConnectionUser {
   }
 
   onUpstreamDrain(): void {
-    if (!this.requestComplete) this.ds.resumeReading();
+    if (!this.requestComplete || this.tunnel) this.ds.resumeReading();
   }
 
   // ---- response ------------------------------------------------------------------------------------------
 
   onUpstreamData(chunk: Buffer): void {
+    if (this.tunnel) {
+      if (!this.ds.write(chunk)) this.pauseUpstream();
+      return;
+    }
     if (this.responseComplete) {
       // bytes past the response's end: the connection is not reusable
       this.upstreamKeepAlive = false;
@@ -732,7 +757,10 @@ export class Exchange implements ConnectionUser {
       }
       const status = responseHead.status;
       if (status < 200) {
-        if (status === 101) return this.upstreamFailed(Reason.upstreamBadResponse); // no upgrade was offered
+        if (status === 101) {
+          if (!this.upgrade) return this.upstreamFailed(Reason.upstreamBadResponse); // no upgrade was offered
+          return this.openTunnel(view, end);
+        }
         if (this.version === 11) this.ds.write(buildHead(view, 0, 0, 'HTTP/1.1 ' + view.latin1Slice(9, responseHead.fieldsStart), responseHead.fields, RESPONSE_SKIP, '\r\n', null, 0, 0));
         this.respScanner.reset();
         start += end;
@@ -930,6 +958,34 @@ export class Exchange implements ConnectionUser {
     }
   }
 
+  /**
+   * The endpoint accepted the WebSocket upgrade: the 101 goes to the client, then bytes flow both ways
+   * untouched until either side closes (RFC 6455; HAProxy and NGINX tunnel the same way). The upstream
+   * connection is never reused; the downstream stops parsing HTTP.
+   */
+  private openTunnel(buf: Buffer, headEnd: number): void {
+    const head = responseHead;
+    this.status = 101;
+    this.tunnel = true;
+    this.responseStarted = true;
+    this.upstreamKeepAlive = false;
+    this.held = null;
+    if (this.conn !== null) this.conn.deadline = 0;
+    if (this.endpoint !== null) {
+      this.observe(this.endpoint, true);
+      this.recordOutcome(this.endpoint, 101);
+    }
+    const line = head.version === 11 ? '' : 'HTTP/1.1 ' + buf.latin1Slice(head.statusStart, head.fieldsStart);
+    const suffix = 'connection: upgrade\r\nupgrade: websocket\r\n\r\n';
+    this.ds.write(buildHead(buf, 0, head.version === 11 ? head.fieldsStart : 0, line, head.fields, RESPONSE_SKIP, suffix, buf, headEnd, buf.length));
+    this.ds.enterTunnel();
+  }
+
+  /** The client half-closed: in a tunnel its FIN goes on to the endpoint. */
+  onClientEnd(): void {
+    if (this.tunnel && this.conn !== null) this.conn.socket.end();
+  }
+
   /** The client drained: resume reading the response. */
   onDownstreamDrain(): void {
     if (this.upstreamPaused && this.conn !== null && this.responseStarted && !this.responseComplete) {
@@ -940,6 +996,10 @@ export class Exchange implements ConnectionUser {
 
   onUpstreamEnd(): void {
     this.upstreamKeepAlive = false;
+    if (this.tunnel) {
+      this.ds.socket.end(); // the endpoint is done sending: pass its FIN on; the client's close ends the tunnel
+      return;
+    }
     if (this.respFraming === F.untilClose && this.headDone()) this.responseDone();
     // otherwise 'close' follows and decides
   }
@@ -947,6 +1007,11 @@ export class Exchange implements ConnectionUser {
   onUpstreamClose(): void {
     this.conn = null;
     if (!this.active || this.responseComplete) return;
+    if (this.tunnel) {
+      // the endpoint closed the WebSocket: a normal end; the client connection closes after what is queued
+      this.closeAfter = true;
+      return this.finish(false);
+    }
     const endpoint = this.endpoint!;
     if (this.respFraming === F.untilClose && this.headDone()) return this.responseDone();
     if (!this.responseStarted) {
@@ -1184,8 +1249,11 @@ export class Exchange implements ConnectionUser {
     this.closeAfter = true;
     this.dropUpstream();
     this.active = false;
-    if (this.reason === '') this.reason = Reason.clientClosed;
-    this.count(0);
+    if (this.tunnel) this.count(101); // the client closed its WebSocket: a normal end
+    else {
+      if (this.reason === '') this.reason = Reason.clientClosed;
+      this.count(0);
+    }
     if (this.counted) this.uncount();
     if (this.endpoint !== null) {
       this.endpoint.inFlight--;
@@ -1222,6 +1290,8 @@ export class Exchange implements ConnectionUser {
     this.reqBodyBytes = 0;
     this.rateLimitLines = '';
     this.seq++;
+    this.upgrade = false;
+    this.tunnel = false;
     this.respScanner.reset();
     this.respBuf = null;
     this.respFraming = F.none;
