@@ -9,6 +9,7 @@ import type { TlsPassthroughListener } from '../l4/tls-passthrough.ts';
 import type { UdpListener } from '../l4/udp-listener.ts';
 import type { AnyListenerConfig } from './config/schema.ts';
 import type { Generation } from './generation.ts';
+import type { Endpoint } from '../upstream/endpoint.ts';
 
 /** An L4 listener's counters (plain numbers, read by the metrics at scrape time). */
 export type L4Counters = Readonly<Record<string, number>>;
@@ -25,6 +26,9 @@ export interface BoundListener {
   stop(drainTimeoutMs: number): Promise<void>;
   /** Closes the listening socket at once (a reload that failed to bind every listener). */
   closeNow(): void;
+  /** L4: closes the connections (UDP: flows) going to `endpoint`, when its deregistration delay ends. HTTP
+   *  connections to it are closed through its upstream connection pool instead. */
+  closeConnectionsTo(endpoint: Endpoint): number;
 }
 
 // The L4 data plane (and node:dgram) loads only when a config has an L4 listener.
@@ -54,6 +58,9 @@ class HttpBound implements BoundListener {
   closeNow(): void {
     this.listener.server.close();
   }
+  closeConnectionsTo(): number {
+    return 0;
+  }
 }
 
 class StreamBound implements BoundListener {
@@ -81,6 +88,9 @@ class StreamBound implements BoundListener {
   closeNow(): void {
     this.listener.close();
   }
+  closeConnectionsTo(endpoint: Endpoint): number {
+    return this.listener.closeConnectionsTo(endpoint);
+  }
 }
 
 class UdpBound implements BoundListener {
@@ -106,6 +116,9 @@ class UdpBound implements BoundListener {
   }
   closeNow(): void {
     this.listener.close();
+  }
+  closeConnectionsTo(endpoint: Endpoint): number {
+    return this.listener.closeFlowsTo(endpoint);
   }
 }
 

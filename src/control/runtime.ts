@@ -106,6 +106,11 @@ export class Runtime {
     return this.reloadCounts.failed;
   }
 
+  /** Closes L4 connections and flows to `e` (its deregistration delay ended). */
+  private readonly closeL4 = (e: Endpoint): void => {
+    for (const l of this.listeners) l.listener.closeConnectionsTo(e);
+  };
+
   /** Each L4 listener's counters, by name. */
   l4Stats(): { name: string; counters: Readonly<Record<string, number>> }[] {
     const out: { name: string; counters: Readonly<Record<string, number>> }[] = [];
@@ -172,7 +177,7 @@ export class Runtime {
       if (!listeners.some((l) => l.listener === old.listener)) void old.listener.stop(config.shutdown.drainTimeout);
     }
     this.startHealthChecks();
-    drainEndpoints(removed, (e) => [...old.pools.values()].find((p) => p.endpoints.includes(e))?.settings.deregistrationDelayMs ?? 0);
+    drainEndpoints(removed, (e) => [...old.pools.values()].find((p) => p.endpoints.includes(e))?.settings.deregistrationDelayMs ?? 0, this.closeL4);
     log('info', 'reloaded', { generation: generation.id, listeners: this.describeListeners(), removedEndpoints: removed.map((e) => e.key) });
     return { ok: true, generation: generation.id, errors: [] };
   }
@@ -214,7 +219,7 @@ export class Runtime {
     p.refresh();
     if (verb !== 'enable') {
       e.connections?.closeIdle();
-      scheduleDeregistration(e, p.settings.deregistrationDelayMs);
+      scheduleDeregistration(e, p.settings.deregistrationDelayMs, this.closeL4);
     } else cancelDeregistration(e);
     log('info', 'endpoint state', { pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
     publish({ kind: 'operator', pool, endpoint: address, from, to: endpointStateNames[e.state], reason: `operator: ${verb}` });
@@ -335,7 +340,7 @@ export class Runtime {
     log('info', 'stopping', { drainTimeoutMs });
     this.stopHealthChecks();
     await Promise.all(this.listeners.map((l) => l.listener.stop(drainTimeoutMs)));
-    drainEndpoints([...this.generation.endpoints.values()], () => 0);
+    drainEndpoints([...this.generation.endpoints.values()], () => 0, this.closeL4);
     closeBalancers(this.generation);
     if (this.admin !== null) await this.admin.close();
     log('info', 'stopped');
@@ -343,11 +348,10 @@ export class Runtime {
 }
 
 /** Endpoints a reload removed: idle sockets close now, busy ones when done or when the delay passes. */
-function drainEndpoints(endpoints: readonly Endpoint[], delayMs: (e: Endpoint) => number): void {
+function drainEndpoints(endpoints: readonly Endpoint[], delayMs: (e: Endpoint) => number, closeL4: (e: Endpoint) => void): void {
   for (const e of endpoints) {
-    if (e.connections === null) continue;
-    e.connections.close();
-    scheduleDeregistration(e, delayMs(e));
+    e.connections?.close();
+    scheduleDeregistration(e, delayMs(e), closeL4);
   }
 }
 
@@ -355,11 +359,12 @@ function drainEndpoints(endpoints: readonly Endpoint[], delayMs: (e: Endpoint) =
  * The deregistration delay (AWS ALB's `deregistration_delay`): a draining endpoint's connections may finish
  * for this long; then whatever is still open is closed.
  */
-function scheduleDeregistration(e: Endpoint, delayMs: number): void {
+function scheduleDeregistration(e: Endpoint, delayMs: number, closeL4: (e: Endpoint) => void): void {
   cancelDeregistration(e);
   const close = () => {
     e.deregisterTimer = null;
     e.connections?.destroyAll();
+    closeL4(e);
   };
   if (delayMs === 0) return close();
   e.deregisterTimer = setTimeout(close, delayMs);

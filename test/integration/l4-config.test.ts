@@ -128,3 +128,21 @@ test('per-source limits: a client over its concurrent cap is refused at accept, 
   assert.match(text, /fulcrum_l4_connections_refused_total\{listener="db"\} [1-9]/);
   assert.equal((await lb.reload(config('ab'))).ok, true);
 });
+
+test('draining an endpoint closes its L4 connections when the deregistration delay ends', async () => {
+  const c = config('ab') as { pools: Record<string, unknown>[] };
+  c.pools[0].deregistrationDelay = '300ms';
+  assert.equal((await lb.reload(c)).ok, true);
+  const s = await connect(lb.port('db'));
+  const name = await readLine(s);
+  const port = name === 'a' ? a.port : b.port;
+  const t0 = performance.now();
+  assert.equal(lb.rt.setEndpointState('ab', `127.0.0.1:${port}`, 'drain'), null);
+  s.write('still open\n');
+  assert.equal(await readLine(s), 'still open', 'open connections keep flowing while the delay runs');
+  await readAll(s);
+  const ms = performance.now() - t0;
+  assert.ok(ms >= 250 && ms < 2000, `closed after ${ms.toFixed(0)} ms`);
+  lb.rt.setEndpointState('ab', `127.0.0.1:${port}`, 'enable');
+  assert.equal((await lb.reload(config('ab'))).ok, true);
+});
