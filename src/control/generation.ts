@@ -188,6 +188,7 @@ function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, p
     requestIdHeader: l.requestIdHeader,
     requestIdName: Buffer.from(l.requestIdHeader, 'latin1'),
     stats: before?.stats ?? new ListenerStats(),
+    acceptProxyFrom: l.proxyProtocol?.accept ?? null,
     traceGenerate: l.tracing === 'generate',
     tls: listenerTls(l),
     http2: l.http2 ?? null,

@@ -4,6 +4,8 @@
 import net from 'node:net';
 import { now, unwatch, watch, type HasDeadline } from '../core/deadlines.ts';
 import { Reason } from '../core/errors.ts';
+import { cidrsContain } from '../core/address.ts';
+import { parseProxyHeader } from '../l4/proxy-protocol.ts';
 import { Exchange } from './exchange.ts';
 import { noteWritePending } from './upstream-connections.ts';
 import { peerParts, type Peer } from './forward-headers.ts';
@@ -104,9 +106,12 @@ function onClose(this: TaggedSocket): void {
 export class Downstream implements HasDeadline, Peer {
   readonly socket: net.Socket;
   readonly host: DownstreamHost;
-  readonly peerAddress: string;
-  readonly forwardedPrefix: string;
-  readonly forwardedNode: string;
+  /** The client: the TCP peer, or the source of an accepted PROXY header. */
+  peerAddress: string;
+  forwardedPrefix: string;
+  forwardedNode: string;
+  /** A trusted peer must send a PROXY header before any request; bytes of it seen so far. */
+  private proxyPending: Buffer | null;
   /** `https` on a TLS listener. */
   readonly proto: string;
   /** mTLS: the verified client certificate as header lines for the upstream request ('' without one). */
@@ -156,6 +161,8 @@ export class Downstream implements HasDeadline, Peer {
     this.requests = 0;
     this.bytesIn = 0;
     this.bytesOut = 0;
+    const acceptProxy = host.settings.acceptProxyFrom;
+    this.proxyPending = acceptProxy !== null && cidrsContain(acceptProxy, this.peerAddress) ? Buffer.alloc(0) : null;
     (socket as TaggedSocket)[kDs] = this;
     socket.setNoDelay(true);
     if (tlsSocket) socket.on('data', onDataEvent);
@@ -178,6 +185,7 @@ export class Downstream implements HasDeadline, Peer {
 
   // HOT PATH: a whole request head usually arrives in one chunk and is parsed in place.
   onData(chunk: Buffer): void {
+    if (this.proxyPending !== null) return this.onProxyBytes(chunk);
     if (this.state === D.active) {
       this.exchange!.onRequestData(chunk);
       return;
@@ -383,6 +391,25 @@ export class Downstream implements HasDeadline, Peer {
   }
 
   /** Graceful stop: idle connections close now, busy ones after their exchange. */
+  /**
+   * The PROXY header (v1 or v2, l4/proxy-protocol.ts) a trusted peer sends first: its source address becomes the
+   * client address for routing, forwarding headers, rate limits and logs. Malformed or missing → closed.
+   */
+  private onProxyBytes(chunk: Buffer): void {
+    const buf = (this.proxyPending = Buffer.concat([this.proxyPending!, chunk]));
+    const h = parseProxyHeader(buf, 0, buf.length);
+    if (h.kind === 'incomplete') return;
+    this.proxyPending = null;
+    if (h.kind === 'invalid') return this.destroy();
+    if (h.source !== undefined && !h.local) {
+      this.peerAddress = normalizePeer(h.source.address);
+      const parts = peerParts(this.peerAddress, this.proto);
+      this.forwardedPrefix = parts.forwardedPrefix;
+      this.forwardedNode = parts.forwardedNode;
+    }
+    if (h.consumed < buf.length) this.onData(buf.subarray(h.consumed));
+  }
+
   /** The exchange became a tunnel (WebSocket): no more HTTP on this connection, no timeout but the peers'. */
   enterTunnel(): void {
     this.setDeadline(T.none, 0);

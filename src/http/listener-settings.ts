@@ -4,6 +4,7 @@ import type { RuleTable } from '../routing/rule-table.ts';
 import type { HeadLimits } from './parse/head.ts';
 import type { AccessLogSink } from './access-log-sink.ts';
 import type { CertificateStore } from '../tls/certificates.ts';
+import type { Cidr } from '../core/address.ts';
 
 /** HTTP/2 for clients (http/h2/): present when the listener's config has `http2`. */
 export interface ListenerHttp2 {
@@ -66,6 +67,8 @@ export interface ListenerSettings {
   readonly requestIdHeader: string;
   readonly requestIdName: Buffer;
   readonly stats: ListenerStats;
+  /** Peers that must send a PROXY header first (its source is then the client address); null = none. */
+  readonly acceptProxyFrom: readonly Cidr[] | null;
   /** Continue or start W3C trace context (`tracing: generate`); false = pass it through untouched. */
   readonly traceGenerate: boolean;
   readonly accessLog: AccessLogSink | null;

@@ -21,7 +21,7 @@ import { rewriteSchema } from '../../filters/rewrite.ts';
 import { accessLogFields } from '../../observability/access-log.ts';
 import { loadPair } from '../../tls/certificates.ts';
 import { rateLimitSchema } from '../../filters/rate-limit.ts';
-import { proxyProtocolPoolSchema, tcpListenerSchema, tlsPassthroughListenerSchema, udpListenerSchema } from '../../l4/schema.ts';
+import { proxyProtocolListenerSchema, proxyProtocolPoolSchema, tcpListenerSchema, tlsPassthroughListenerSchema, udpListenerSchema } from '../../l4/schema.ts';
 import { checked, headerNameSchema, integerIn } from '../../core/schema-helpers.ts';
 import { configErrorMap, formatPath, issuesFromZod, suggestion, type ConfigIssue } from './diagnostics.ts';
 
@@ -154,6 +154,9 @@ export const listenerObject = z.strictObject({
   trustedProxies: z.array(cidrSchema).default(() => []),
   /** Kept when present, generated when absent; lowercased. Default `x-request-id`, the de-facto name. */
   requestIdHeader: headerNameSchema.prefault('x-request-id'),
+  /** `{ accept: [CIDRs] }`: peers in these ranges must start with a PROXY header (v1 or v2) whose source
+   *  becomes the client address (`http` listeners; HAProxy `accept-proxy`). Absent: none is read. */
+  proxyProtocol: proxyProtocolListenerSchema.optional(),
   /** Rate limit policies checked for every request this listener forwards, before the route's own (shared
    *  buckets across routes). */
   rateLimit: rateLimitSchema.optional(),
@@ -195,6 +198,9 @@ export const listenerSchema = listenerObject
   .superRefine((l, ctx) => {
     if (l.protocol === 'https' && l.tls === undefined) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'missing required key "tls": an https listener needs certificates' });
+    }
+    if (l.protocol === 'https' && l.proxyProtocol !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'PROXY headers are read on http listeners only (put a tcp listener in front of TLS)' });
     }
     if (l.protocol === 'http' && l.tls !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'expected "https" with "tls", found "http"' });
