@@ -10,7 +10,7 @@ import { statusClass } from '../core/histogram.ts';
 import { emptyEntry, type AccessLogEntry } from './access-log-sink.ts';
 import { newSpanId, newTraceId, parseTraceparent } from './trace-context.ts';
 import '../core/latin1.ts';
-import { beginPick, markTried, PickContext } from '../upstream/balancing/types.ts';
+import { beginPick, PickContext } from '../upstream/balancing/types.ts';
 import { CircuitLimit } from '../upstream/circuit-breaker.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
 import type { Pool } from '../upstream/pool.ts';
@@ -560,15 +560,7 @@ export class Exchange implements ConnectionUser {
       this.counted = true;
       pool.retryBudget.deposit(this.startedAt);
     }
-    // A sticky cookie's endpoint first, while it may take work; otherwise (or on a retry) the balancer.
-    const pinned = this.stickyEndpoint;
-    let endpoint: Endpoint | undefined;
-    if (pinned !== null && this.tries === 0 && pinned.eligible) {
-      endpoint = pinned;
-      markTried(pinned, this.ctx);
-    } else endpoint = pool.pick(this.ctx);
-    // every endpoint was tried: a retry of a request that reached one may go back to it
-    if (endpoint === undefined && this.lastEndpoint !== null && this.lastEndpoint.eligible) endpoint = this.lastEndpoint;
+    const endpoint = pool.pickTry(this.ctx, this.stickyEndpoint, this.tries === 0, this.lastEndpoint);
     if (endpoint === undefined) {
       if (this.tries === 0) return this.reply(503, Reason.noEligibleEndpoint);
       return this.reply(this.lastFailure === Reason.upstreamTimeout ? 504 : 502, this.lastFailure);
@@ -580,17 +572,9 @@ export class Exchange implements ConnectionUser {
   private useEndpoint(endpoint: Endpoint, forceNew: boolean): void {
     const pool = this.pool!;
     const connections = connectionsOf(endpoint, pool.settings);
-    if (forceNew || connections.idleCount === 0) {
-      // this try opens a socket or waits for one: the pool's circuit breakers decide first
-      const breaker = pool.breaker;
-      if (connections.openCount < pool.settings.maxConnections) {
-        if (breaker.limits.maxConnections !== Infinity && openConnections(pool) >= breaker.limits.maxConnections) {
-          return this.reply(503, Reason.circuitOpen, breaker.trip(CircuitLimit.maxConnections));
-        }
-      } else if (breaker.pending >= breaker.limits.maxPending) {
-        return this.reply(503, Reason.circuitOpen, breaker.trip(CircuitLimit.maxPending));
-      }
-    }
+    // a try that opens a socket or waits for one: the pool's circuit breakers decide first
+    const cap = pool.connectionCap(connections, forceNew);
+    if (cap !== null) return this.reply(503, Reason.circuitOpen, cap);
     this.endpoint = endpoint;
     this.sentAt = performance.now();
     endpoint.inFlight++;
@@ -624,16 +608,8 @@ export class Exchange implements ConnectionUser {
     const s = pool.settings;
     if (this.tries >= s.maxTries) return false;
     if (sent && (this.bodyStreamed || !this.requestComplete || (!s.retryNonIdempotent && !isIdempotent(this.methodCode)))) return false;
-    const breaker = pool.breaker;
-    if (!this.retrying && breaker.retries >= breaker.limits.maxRetries) {
-      breaker.trip(CircuitLimit.maxRetries);
-      return false;
-    }
-    if (!pool.retryBudget.tryWithdraw(now())) return false;
-    if (!this.retrying) {
-      this.retrying = true;
-      breaker.retries++;
-    }
+    if (!pool.admitRetry(this.retrying, now())) return false;
+    this.retrying = true;
     return true;
   }
 
@@ -1355,21 +1331,6 @@ function dropNamed(buf: Buffer, f: RequestHead['fields'], token: string): void {
   }
 }
 
-function stripPort(host: string): string {
-  if (host.charCodeAt(0) === 0x5b /* [ */) {
-    const close = host.indexOf(']');
-    return close < 0 ? host : host.slice(0, close + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon < 0 ? host : host.slice(0, colon);
-}
-
-/** Sockets open or opening across the pool: checked only when a try would open one. */
-function openConnections(pool: Pool): number {
-  let n = 0;
-  for (const e of pool.endpoints) if (e.connections !== null) n += e.connections.openCount;
-  return n;
-}
 
 function retryNow(x: Exchange): void {
   x.retryNow();

@@ -2,7 +2,7 @@
 // host, client address, path, query, headers and cookies straight from the parsed head, decoding only what a
 // route or the pool's key asks for. Valid only while Exchange.start runs: routing happens there and a key is
 // hashed once there, its hash kept for retries.
-import type { RouteRequest } from '../routing/request.ts';
+import { cookieIn, queryIn, stripPort, type RouteRequest } from '../routing/request.ts';
 import type { RequestHead } from './parse/head.ts';
 import '../core/latin1.ts';
 
@@ -90,39 +90,18 @@ export class HeadKeyRequest implements RouteRequest {
     const buf = h.buf;
     for (let i = 0; i < f.count; i++) {
       if (f.nameEnd[i] - f.nameStart[i] !== 6 || !nameIs(buf, f.nameStart[i], 'cookie')) continue;
-      // cookie-string = cookie-pair *( ";" SP cookie-pair ) (RFC 6265 §4.2.1), read leniently
-      for (const pair of buf.latin1Slice(f.valueStart[i], f.valueEnd[i]).split(';')) {
-        const eq = pair.indexOf('=');
-        if (eq < 0) continue;
-        if (pair.slice(0, eq).trim() === name) {
-          const value = pair.slice(eq + 1).trim();
-          return value.length >= 2 && value[0] === '"' && value[value.length - 1] === '"' ? value.slice(1, -1) : value;
-        }
-      }
+      const value = cookieIn(buf.latin1Slice(f.valueStart[i], f.valueEnd[i]), name);
+      if (value !== null) return value;
     }
     return null;
   }
 
   query(name: string): string | null {
-    const t = this.pathAndQuery();
-    const q = t.indexOf('?');
-    if (q < 0) return null;
-    for (const part of t.slice(q + 1).split('&')) {
-      const eq = part.indexOf('=');
-      if ((eq < 0 ? part : part.slice(0, eq)) === name) return eq < 0 ? '' : part.slice(eq + 1);
-    }
-    return null;
+    return queryIn(this.pathAndQuery(), name);
   }
+
 }
 
-function stripPort(host: string): string {
-  if (host.charCodeAt(0) === 0x5b /* [ */) {
-    const close = host.indexOf(']');
-    return close < 0 ? host : host.slice(0, close + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon < 0 ? host : host.slice(0, colon);
-}
 
 /** buf[start, start+name.length) equals the lowercase `name`, ASCII letters compared without case. */
 function nameIs(buf: Buffer, start: number, name: string): boolean {

@@ -15,3 +15,37 @@ export interface RouteRequest extends KeyRequest {
   /** The port of the listener the request arrived on. */
   readonly listenerPort: number;
 }
+
+/** A cookie's value in one Cookie header value (`a=1; b="2"`, RFC 6265 §4.2.1, read leniently); null when absent. */
+export function cookieIn(header: string, name: string): string | null {
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    if (pair.slice(0, eq).trim() === name) {
+      const value = pair.slice(eq + 1).trim();
+      return value.length >= 2 && value[0] === '"' && value[value.length - 1] === '"' ? value.slice(1, -1) : value;
+    }
+  }
+  return null;
+}
+
+/** A query parameter's raw (undecoded) value in a request target; '' for `?name`, null when absent. */
+export function queryIn(target: string, name: string): string | null {
+  const q = target.indexOf('?');
+  if (q < 0) return null;
+  for (const part of target.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    if ((eq < 0 ? part : part.slice(0, eq)) === name) return eq < 0 ? '' : part.slice(eq + 1);
+  }
+  return null;
+}
+
+/** `example.com:8080` → `example.com`, `[::1]:80` → `[::1]`. */
+export function stripPort(host: string): string {
+  if (host.charCodeAt(0) === 0x5b /* [ */) {
+    const close = host.indexOf(']');
+    return close < 0 ? host : host.slice(0, close + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}

@@ -5,10 +5,10 @@ import type { Balancer, PickContext } from './balancing/types.ts';
 import { markTried } from './balancing/types.ts';
 import { publish } from '../core/events.ts';
 import { log } from '../core/log.ts';
-import { EndpointState, type Endpoint } from './endpoint.ts';
+import { EndpointState, type Endpoint, type EndpointConnectionsLike } from './endpoint.ts';
 import type { KeyExtractor } from './balancing/keys.ts';
 import type { AppCookieSticky } from './sticky/app-cookie.ts';
-import { CircuitBreaker } from './circuit-breaker.ts';
+import { CircuitBreaker, CircuitLimit, type CircuitLimitName } from './circuit-breaker.ts';
 import { RetryBudget } from './retry-budget.ts';
 import type { StickyCookies } from './sticky/cookie.ts';
 
@@ -189,6 +189,51 @@ export class Pool {
     const e = this.balancer.pick(ctx);
     if (e !== undefined) markTried(e, ctx);
     return e;
+  }
+
+  /**
+   * The endpoint for a try: on the first, a sticky endpoint while it may take work; else the balancer; when
+   * every endpoint was tried, a retry of a request that reached `last` may go back to it.
+   */
+  pickTry(ctx: PickContext, pinned: Endpoint | null, firstTry: boolean, last: Endpoint | null): Endpoint | undefined {
+    let endpoint: Endpoint | undefined;
+    if (pinned !== null && firstTry && pinned.eligible) {
+      endpoint = pinned;
+      markTried(pinned, ctx);
+    } else endpoint = this.pick(ctx);
+    if (endpoint === undefined && last !== null && last.eligible) endpoint = last;
+    return endpoint;
+  }
+
+  /**
+   * Whether one more retry may start: within the `maxRetries` breaker (an exchange already on a retry is counted
+   * once) and the retry budget. Counts it when it may.
+   */
+  admitRetry(alreadyRetrying: boolean, nowMs: number): boolean {
+    const breaker = this.breaker;
+    if (!alreadyRetrying && breaker.retries >= breaker.limits.maxRetries) {
+      breaker.trip(CircuitLimit.maxRetries);
+      return false;
+    }
+    if (!this.retryBudget.tryWithdraw(nowMs)) return false;
+    if (!alreadyRetrying) breaker.retries++;
+    return true;
+  }
+
+  /**
+   * The circuit-breaker cap a try would pass on `connections` (Envoy semantics): opening one more socket past
+   * `maxConnections`, or waiting past `maxPending`; null when the try may go on. Counts the trip.
+   */
+  connectionCap(connections: EndpointConnectionsLike, forceNew: boolean): CircuitLimitName | null {
+    if (!forceNew && connections.idleCount > 0) return null;
+    const breaker = this.breaker;
+    if (connections.openCount < this.settings.maxConnections) {
+      if (breaker.limits.maxConnections === Infinity) return null;
+      let open = 0;
+      for (const e of this.endpoints) if (e.connections !== null) open += e.connections.openCount;
+      return open >= breaker.limits.maxConnections ? breaker.trip(CircuitLimit.maxConnections) : null;
+    }
+    return breaker.pending >= breaker.limits.maxPending ? breaker.trip(CircuitLimit.maxPending) : null;
   }
 }
 

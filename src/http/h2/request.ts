@@ -3,7 +3,7 @@
 // `:authority` or Host, and the cookie fields joined into one (RFC 9113 §8.2.3). Filled once per stream by
 // H2Exchange.start; routing and the pool's key read it while start runs. Also the request-side translation
 // rules for an HTTP/1.1 upstream: which fields are not copied, framing values, trailer lines.
-import type { RouteRequest } from '../../routing/request.ts';
+import { cookieIn, queryIn, stripPort, type RouteRequest } from '../../routing/request.ts';
 import { FIELD_VALUE, TOKEN } from '../parse/chars.ts';
 import { Fields, parseFields } from '../parse/head.ts';
 
@@ -101,29 +101,13 @@ export class H2Request implements RouteRequest {
   }
 
   cookie(name: string): string | null {
-    if (this.cookieIndex < 0) return null;
-    // cookie-string = cookie-pair *( ";" SP cookie-pair ) (RFC 6265 §4.2.1), read leniently
-    for (const pair of this.values[this.cookieIndex].split(';')) {
-      const eq = pair.indexOf('=');
-      if (eq < 0) continue;
-      if (pair.slice(0, eq).trim() === name) {
-        const value = pair.slice(eq + 1).trim();
-        return value.length >= 2 && value[0] === '"' && value[value.length - 1] === '"' ? value.slice(1, -1) : value;
-      }
-    }
-    return null;
+    return this.cookieIndex < 0 ? null : cookieIn(this.values[this.cookieIndex], name);
   }
 
   query(name: string): string | null {
-    const t = this.pathAndQuery();
-    const q = t.indexOf('?');
-    if (q < 0) return null;
-    for (const part of t.slice(q + 1).split('&')) {
-      const eq = part.indexOf('=');
-      if ((eq < 0 ? part : part.slice(0, eq)) === name) return eq < 0 ? '' : part.slice(eq + 1);
-    }
-    return null;
+    return queryIn(this.pathAndQuery(), name);
   }
+
 }
 
 /** The pseudo-header fields of a request (RFC 9113 §8.3.1). */
@@ -155,14 +139,6 @@ export function validValue(value: string): boolean {
   return true;
 }
 
-function stripPort(host: string): string {
-  if (host.charCodeAt(0) === 0x5b /* [ */) {
-    const close = host.indexOf(']');
-    return close < 0 ? host : host.slice(0, close + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon < 0 ? host : host.slice(0, colon);
-}
 
 /** Request fields never copied upstream as received: hop-by-hop, restated (Host, framing, cookies joined), or rebuilt. */
 export function dropsUpstream(name: string, trusted: boolean): boolean {

@@ -14,7 +14,7 @@ import { nextRequestId } from '../../core/request-id.ts';
 import '../../core/latin1.ts';
 import type { HeaderVariables } from '../../filters/header-edits.ts';
 import type { Route } from '../../routing/route.ts';
-import { beginPick, markTried, PickContext } from '../../upstream/balancing/types.ts';
+import { beginPick, PickContext } from '../../upstream/balancing/types.ts';
 import { CircuitLimit } from '../../upstream/circuit-breaker.ts';
 import type { Endpoint } from '../../upstream/endpoint.ts';
 import type { Pool } from '../../upstream/pool.ts';
@@ -459,13 +459,7 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
       this.counted = true;
       pool.retryBudget.deposit(now());
     }
-    const pinned = this.stickyEndpoint;
-    let endpoint: Endpoint | undefined;
-    if (pinned !== null && this.tries === 0 && pinned.eligible) {
-      endpoint = pinned;
-      markTried(pinned, this.ctx);
-    } else endpoint = pool.pick(this.ctx);
-    if (endpoint === undefined && this.lastEndpoint !== null && this.lastEndpoint.eligible) endpoint = this.lastEndpoint;
+    const endpoint = pool.pickTry(this.ctx, this.stickyEndpoint, this.tries === 0, this.lastEndpoint);
     if (endpoint === undefined) {
       if (this.tries === 0) return this.reply(503, Reason.noEligibleEndpoint);
       return this.reply(this.lastFailure === Reason.upstreamTimeout ? 504 : 502, this.lastFailure);
@@ -477,16 +471,9 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
   private useEndpoint(endpoint: Endpoint, forceNew: boolean): void {
     const pool = this.pool!;
     const connections = connectionsOf(endpoint, pool.settings);
-    if (forceNew || connections.idleCount === 0) {
-      const breaker = pool.breaker;
-      if (connections.openCount < pool.settings.maxConnections) {
-        if (breaker.limits.maxConnections !== Infinity && openConnections(pool) >= breaker.limits.maxConnections) {
-          return this.reply(503, Reason.circuitOpen, breaker.trip(CircuitLimit.maxConnections));
-        }
-      } else if (breaker.pending >= breaker.limits.maxPending) {
-        return this.reply(503, Reason.circuitOpen, breaker.trip(CircuitLimit.maxPending));
-      }
-    }
+    // a try that opens a socket or waits for one: the pool's circuit breakers decide first
+    const cap = pool.connectionCap(connections, forceNew);
+    if (cap !== null) return this.reply(503, Reason.circuitOpen, cap);
     this.endpoint = endpoint;
     this.sentAt = performance.now();
     endpoint.inFlight++;
@@ -515,16 +502,8 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     const s = pool.settings;
     if (this.tries >= s.maxTries) return false;
     if (sent && (this.bodyStreamed || !this.requestComplete || (!s.retryNonIdempotent && !this.idempotent))) return false;
-    const breaker = pool.breaker;
-    if (!this.retrying && breaker.retries >= breaker.limits.maxRetries) {
-      breaker.trip(CircuitLimit.maxRetries);
-      return false;
-    }
-    if (!pool.retryBudget.tryWithdraw(now())) return false;
-    if (!this.retrying) {
-      this.retrying = true;
-      breaker.retries++;
-    }
+    if (!pool.admitRetry(this.retrying, now())) return false;
+    this.retrying = true;
     return true;
   }
 
@@ -1060,9 +1039,3 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
 /** Reused by every H2Exchange.start (consumed synchronously). */
 const pseudoScratch: Pseudo = { method: '', path: '', authority: null, protocol: false };
 
-/** Sockets open or opening across the pool: checked only when a try would open one. */
-function openConnections(pool: Pool): number {
-  let n = 0;
-  for (const e of pool.endpoints) if (e.connections !== null) n += e.connections.openCount;
-  return n;
-}
