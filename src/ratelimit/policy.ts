@@ -8,7 +8,7 @@ import { compileKey, type KeyExtractor } from './key.ts';
 import { algorithmPlugins } from './registry.ts';
 import { policyLine } from './reply.ts';
 import type { RateLimitPolicyConfig } from './schema.ts';
-import { RedisStore, sharedRedisClients, type RedisClientPool } from './store/redis.ts';
+import { RedisLimiter, RedisStore, sharedRedisClients, type RedisClientPool } from './store/redis.ts';
 import { notLimited, type AlgorithmPlugin, type Decision, type PolicyInfo, type Rate, type RateLimiter, type StoreChoice } from './types.ts';
 
 export interface RateLimitDeps {
@@ -66,6 +66,10 @@ export class RateLimitPolicy implements PolicyInfo {
     this.sync = store.kind === 'memory';
     const plugin = algorithmPlugins.find((p) => p.name === this.algorithm) as AlgorithmPlugin<never>;
     this.limiter = plugin.create(config.algorithm as never, { rate: config.limit, policy: this, store });
+    // failing open, a policy still limits: each instance counts on its own until Redis answers again
+    if (this.limiter instanceof RedisLimiter && config.store.kind === 'redis' && config.store.failOpen) {
+      this.limiter.fallback = plugin.create(config.algorithm as never, { rate: config.limit, policy: this, store: { kind: 'memory', maxKeys: 100_000 } });
+    }
   }
 
   // HOT PATH: a CIDR scan when `exempt` is set, the key, the limiter; nothing allocated for known keys.

@@ -43,8 +43,10 @@ function pair(raw: Record<string, unknown>, redis: Record<string, unknown> = {})
 async function untilAnswered(policy: RateLimitPolicy, key: string): Promise<Decision> {
   const deadline = Date.now() + 10_000;
   for (;;) {
+    const failures = policy.redis?.failures ?? 0;
     const d = await policy.limiter.take(key, 1, 0);
-    if (d.policy !== null) return d;
+    // answered by Redis: no failure counted (a fail-open answer comes from the local fallback and counts one)
+    if (d.policy !== null && (policy.redis?.failures ?? 0) === failures) return d;
     if (Date.now() > deadline) throw new Error(`${policy.name}: no answer from Redis`);
     await sleep(50);
   }
@@ -210,7 +212,7 @@ describe('redis connections', () => {
 });
 
 describe('redis failures', () => {
-  it('a reply slower than the timeout fails open', async () => {
+  it('a reply slower than the timeout fails open: this instance\'s own limiter decides', async () => {
     const { shared } = pair({ limit: '1/min' }, { timeout: '50ms' });
     await untilAnswered(shared, 'warm');
     const before = shared.redis!.failures;
@@ -224,8 +226,8 @@ describe('redis failures', () => {
       const started = Date.now();
       const d = await shared.limiter.take('k', 1, 0);
       assert.ok(Date.now() - started < 600, 'waited for the slow reply');
-      assert.equal(d.allowed, true);
-      assert.equal(d.policy, null);
+      assert.equal(d.allowed, true, 'the local limiter has not seen this key');
+      assert.equal(d.policy, shared, 'a real decision, with headers, not the header-less pass');
       assert.equal(shared.redis!.failures, before + 1);
       await sleeping;
     } finally {
@@ -245,8 +247,10 @@ describe('redis failures', () => {
     await server.stop();
     // each client notices the closed connection on its own; until then a check waits for its timeout
     const openDecision = await untilFailing(failOpen);
-    assert.equal(openDecision.allowed, true);
-    assert.equal(openDecision.policy, null);
+    assert.equal(openDecision.allowed, true, 'the local fallback admits the key once (1/min)');
+    assert.equal(openDecision.policy, failOpen);
+    const localAgain = await untilFailing(failOpen);
+    assert.equal(localAgain.allowed, false, 'failing open still limits: the local fallback counts');
     const closedDecision = await untilFailing(failClosed);
     assert.deepEqual(fields(closedDecision), { allowed: false, delayMs: 0, limit: 1, remaining: 0, resetMs: 1000, retryAfterMs: 1000 });
     assert.match(rejectReply(closedDecision, 'r', { close: false, head: false, keepAlive10: false }).toString('latin1'), /^HTTP\/1\.1 429 [^]*\r\nretry-after: 1\r\n/);

@@ -250,6 +250,8 @@ export class RedisLimiter implements RateLimiter {
   private readonly deps: LimiterDeps;
   private readonly suffix: string;
   private readonly capacity: number;
+  /** `failOpen`: the same algorithm over this process's memory, deciding while Redis cannot (set by the policy). */
+  fallback: RateLimiter | null;
 
   constructor(store: RedisStore, script: RedisScript, params: readonly number[], deps: LimiterDeps, capacity: number) {
     this.redis = store;
@@ -258,6 +260,7 @@ export class RedisLimiter implements RateLimiter {
     this.deps = deps;
     this.suffix = `}:${deps.policy.routeName}:${deps.policy.name}:${deps.policy.algorithm}`;
     this.capacity = capacity;
+    this.fallback = null;
   }
 
   /** The Redis key of a limiter key. */
@@ -267,7 +270,16 @@ export class RedisLimiter implements RateLimiter {
 
   take(key: string, cost: number, nowMs: number): Promise<Decision> {
     const clock = this.redis.callerClock ? nowMs : -1;
-    return this.redis.run(this.script, this.redisKey(key), [clock, cost, ...this.params]).then((reply) => this.decode(reply));
+    return this.redis
+      .run(this.script, this.redisKey(key), [clock, cost, ...this.params])
+      .then((reply) => (reply === null && this.fallback !== null && this.redis.options.failOpen ? this.local(key, cost, nowMs) : this.decode(reply)));
+  }
+
+  /** Redis failed and the policy fails open: this instance's own limiter decides (a copy: memory decisions are
+   *  one reused object, and several Redis answers may settle before the exchange reads this one). */
+  private local(key: string, cost: number, nowMs: number): Decision {
+    const d = this.fallback!.take(key, cost, nowMs) as Decision;
+    return { ...d };
   }
 
   private decode(reply: unknown[] | null): Decision {
