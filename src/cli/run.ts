@@ -5,6 +5,7 @@ import { loadConfigFile } from '../control/config/load.ts';
 import { Runtime } from '../control/runtime.ts';
 import { log } from '../core/log.ts';
 import { flushAccessLogs } from '../observability/access-log.ts';
+import { sharedRedisClients } from '../ratelimit/store/redis.ts';
 import { ExitCode } from './exit-codes.ts';
 
 export interface ServeHooks {
@@ -46,6 +47,8 @@ export async function serve(file: string, hooks: ServeHooks = {}): Promise<numbe
       void rt.stop().then(async () => {
         process.off('SIGHUP', onHup);
         await flushAccessLogs();
+        // Redis connections of rate limits linger for the next generation; at exit nothing comes next
+        sharedRedisClients.closeAll();
         await hooks.onStopped?.();
         resolve(ExitCode.ok);
       });
