@@ -2,6 +2,7 @@
 // proxy's own buffers bounded, connect failures and timeouts moving on to the next endpoint before any byte is
 // sent, all endpoints dead, idle timeout and maximum lifetime, balancing per connection (round robin; maglev
 // and ring-hash keep a client on one endpoint), draining, maxConnections, endpoint counters and outlier outcomes.
+import { startBlackHole } from '../helpers/black-hole.ts';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -18,7 +19,6 @@ import {
   readAll,
   readLine,
   serve,
-  startBlackHole,
   startEchoServer,
   startNamedServer,
   startTcpListener,

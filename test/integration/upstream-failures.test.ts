@@ -2,11 +2,11 @@
 // or go away — and that Fulcrum keeps serving afterwards: no crash, `inFlight` back to 0, no upstream socket
 // left open. Real origins and real clients on 127.0.0.1; the connect timeout uses a listening socket whose
 // accept queue is full (the kernel drops further SYNs), so the connect really hangs.
+import { startBlackHole } from '../helpers/black-hole.ts';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
 import { Agent, request } from 'undici';
 import { watchedCount } from '../../src/core/deadlines.ts';
 import type { EndpointConnections } from '../../src/http/upstream-connections.ts';
@@ -127,61 +127,6 @@ async function rawClient(port: number): Promise<RawClient> {
   };
 }
 
-interface BlackHole {
-  readonly address: string;
-  close(): Promise<void>;
-}
-
-/**
- * A loopback address whose connects never complete: a listener (backlog 1) in a worker thread that blocks
- * right after listening, so nothing is ever accepted; two filler connections fill its accept queue and Linux
- * then drops every further SYN (the client retransmits and stays in SYN-SENT). Returns null when the kernel
- * does not behave that way, so the caller can skip rather than fake a timeout.
- */
-async function startBlackHole(): Promise<BlackHole | null> {
-  const flag = new SharedArrayBuffer(4);
-  const worker = new Worker(
-    `const { parentPort, workerData } = require('node:worker_threads');
-     const net = require('node:net');
-     const server = net.createServer();
-     server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
-       parentPort.postMessage(server.address().port);
-       Atomics.wait(new Int32Array(workerData), 0, 0, 30000); // blocks this thread: no accept() ever runs
-       server.close();
-     });`,
-    { eval: true, workerData: flag },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  const sockets: net.Socket[] = [];
-  const open = (): net.Socket => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.on('error', () => {});
-    sockets.push(s);
-    return s;
-  };
-  let filled = 0;
-  for (let i = 0; i < 4; i++) open().on('connect', () => filled++);
-  await waitFor('the accept queue to fill', () => filled >= 2, 2000).catch(() => {});
-  const probe = open();
-  let probeConnected = false;
-  probe.on('connect', () => (probeConnected = true));
-  await sleep(400);
-  const close = async (): Promise<void> => {
-    for (const s of sockets) s.destroy();
-    const view = new Int32Array(flag);
-    Atomics.store(view, 0, 1);
-    Atomics.notify(view, 0);
-    await worker.terminate();
-  };
-  if (probeConnected) {
-    await close();
-    return null;
-  }
-  return { address: `127.0.0.1:${port}`, close };
-}
 
 // ---- connect failures --------------------------------------------------------------------------------------
 
