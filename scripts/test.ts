@@ -14,6 +14,12 @@ const requiredPrograms: readonly { readonly program: string; readonly debianPack
   { program: 'redis-server', debianPackage: 'redis-server' },
   // the dashboard's browser test drives Debian's Chromium through playwright-core
   { program: 'chromium', debianPackage: 'chromium' },
+  // the L4 tests drive real peers: redis-cli through a tcp listener, HAProxy sending and receiving PROXY
+  // headers, dig over a udp listener, openssl s_client through a tls-passthrough listener
+  { program: 'redis-cli', debianPackage: 'redis-tools' },
+  { program: 'haproxy', debianPackage: 'haproxy' },
+  { program: 'dig', debianPackage: 'bind9-dnsutils' },
+  { program: 'openssl', debianPackage: 'openssl' },
 ];
 
 /** Test files run in parallel; the machine this runs on has 2 cores. */
