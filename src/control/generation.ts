@@ -29,6 +29,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { AppCookieSticky } from '../upstream/sticky/app-cookie.ts';
 import { StickyCookies } from '../upstream/sticky/cookie.ts';
 import type { AnyListenerConfig, Config, ListenerConfig, PoolConfig, RouteConfig } from './config/schema.ts';
+import { grpcStatusCodes } from './config/schema.ts';
 import { tcpListenerSettings, tlsPassthroughSettings, udpListenerSettings, type L4Upstream, type TcpListenerSettings, type TlsPassthroughSettings, type UdpListenerSettings } from '../l4/settings.ts';
 
 export interface Generation {
@@ -85,6 +86,9 @@ function poolSettings(p: PoolConfig): PoolSettings {
     backoffBaseMs: p.retries.backoff.base,
     backoffMaxMs: Math.max(p.retries.backoff.base, p.retries.backoff.max),
     tls: upstreamTls(p),
+    protocol: p.protocol,
+    http2MaxStreams: p.http2.maxConcurrentStreams,
+    retryGrpcStatus: p.retries.grpc.map((name) => grpcStatusCodes[name]),
   };
 }
 

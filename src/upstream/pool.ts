@@ -40,6 +40,14 @@ export interface PoolSettings {
   backoffMaxMs: number;
   /** TLS to endpoints; null = plain TCP. */
   tls: UpstreamTls | null;
+  /** How exchanges reach the endpoints: HTTP/1.1 sockets, or streams on HTTP/2 sessions (h2 with `tls`,
+   *  else h2c with prior knowledge). */
+  protocol: 'http/1.1' | 'h2';
+  /** HTTP/2: streams per session at most (the endpoint's SETTINGS may lower it). */
+  http2MaxStreams: number;
+  /** gRPC statuses retried (by number) when an answer carries one before any body: Envoy `retry_on` gRPC
+   *  conditions. */
+  retryGrpcStatus: readonly number[];
 }
 
 /** How a pool's connections speak TLS to its endpoints (built once per generation). */
@@ -51,8 +59,8 @@ export interface UpstreamTls {
 }
 
 /** Settings with no retries beyond connect failures and no per-try timeout: for tests and tools. */
-export function retrySettings(maxTries: number): Pick<PoolSettings, 'maxTries' | 'deregistrationDelayMs' | 'retryOnConnectFailure' | 'retryOnReset' | 'retryOnTimeout' | 'retryStatus' | 'retryNonIdempotent' | 'perTryTimeoutMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'tls'> {
-  return { maxTries, deregistrationDelayMs: 300_000, retryOnConnectFailure: true, retryOnReset: false, retryOnTimeout: false, retryStatus: new Uint8Array(100), retryNonIdempotent: false, perTryTimeoutMs: 0, backoffBaseMs: 0, backoffMaxMs: 0, tls: null };
+export function retrySettings(maxTries: number): Pick<PoolSettings, 'maxTries' | 'deregistrationDelayMs' | 'retryOnConnectFailure' | 'retryOnReset' | 'retryOnTimeout' | 'retryStatus' | 'retryNonIdempotent' | 'perTryTimeoutMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'tls' | 'protocol' | 'http2MaxStreams' | 'retryGrpcStatus'> {
+  return { maxTries, deregistrationDelayMs: 300_000, retryOnConnectFailure: true, retryOnReset: false, retryOnTimeout: false, retryStatus: new Uint8Array(100), retryNonIdempotent: false, perTryTimeoutMs: 0, backoffBaseMs: 0, backoffMaxMs: 0, tls: null, protocol: 'http/1.1', http2MaxStreams: 100, retryGrpcStatus: [] };
 }
 
 /** Slow start begins at this share of the weight (Envoy's `min_weight_percent` default, 10%). */

@@ -381,7 +381,13 @@ export const retriesSchema = z.strictObject({
   /** Retries may add at most `percent` % of the pool's requests of the last 10 s plus `minPerSecond` per
    *  second. Envoy `retry_budget` (20%), Finagle's RetryBudget (its reserve: 10/s). */
   budget: z.strictObject({ percent: integerIn(0, 100).prefault(20), minPerSecond: integerIn(0, 1_000_000).prefault(10) }).prefault({}),
+  /** gRPC statuses retried when an answer carries one before any response body (a trailers-only answer), for
+   *  any method: Envoy's gRPC `retry_on` conditions. Default `unavailable` (14: the server did not take the call). */
+  grpc: z.array(z.enum(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'])).default(() => ['unavailable' as const]),
 });
+
+/** gRPC status codes by the names `retries.grpc` uses (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
+export const grpcStatusCodes = { cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14 } as const;
 
 /** Envoy cluster circuit breakers (defaults 1024, 1024, 1024; `max_retries` is left to the retry budget). */
 export const circuitBreakersSchema = z.strictObject({
@@ -450,6 +456,13 @@ export const poolSchema = z.strictObject({
   deregistrationDelay: durationSchema.prefault('300s'),
   /** Absent: plain TCP to endpoints. */
   tls: upstreamTlsSchema.optional(),
+  /** How requests reach the endpoints: `http/1.1` (default), or `h2` — HTTP/2 streams multiplexed on a few
+   *  connections per endpoint, over TLS with ALPN `h2` when `tls` is set, else cleartext with prior knowledge
+   *  (h2c). gRPC endpoints need `h2`. HAProxy `proto h2`, Envoy `http2_protocol_options`. */
+  protocol: z.enum(['http/1.1', 'h2']).default('http/1.1'),
+  /** `h2` pools: streams per connection at most (the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS may lower
+   *  it); a new connection opens only when every open one is full, up to `connections.maxConnections`. */
+  http2: z.strictObject({ maxConcurrentStreams: integerIn(1, 2 ** 31 - 1).prefault(100) }).prefault({}),
   /** L4 listeners send a PROXY header (`v1` or `v2`) first on each connection to the endpoints. HAProxy
    *  `send-proxy` / `send-proxy-v2`. */
   proxyProtocol: proxyProtocolPoolSchema,

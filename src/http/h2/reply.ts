@@ -3,7 +3,7 @@
 // which are built as HTTP/1.1 bytes and converted here so both protocols answer with the same status, fields
 // and body. The header-list rules of RFC 9113 §8.2: lowercase names, no connection-specific fields (§8.2.2),
 // Set-Cookie kept as separate fields, other repeats joined with ", " (RFC 9110 §5.3).
-import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Respond } from '../../routing/actions/respond.ts';
 import type { Fields, ResponseHead } from '../parse/head.ts';
 import { H } from '../parse/header-ids.ts';
@@ -165,4 +165,27 @@ export function trimOws(s: string): string {
   while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
   while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
   return s.slice(a, b);
+}
+
+/** An HTTP/2 upstream's response fields for the client: pseudo-headers and connection-specific fields left out,
+ *  `removed` (the route's response edits) too. */
+export function copyH2Fields(src: IncomingHttpHeaders, out: OutgoingHttpHeaders, removed: ReadonlySet<string> | null): void {
+  for (const name in src) {
+    if (name.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(name) || (removed !== null && removed.has(name))) continue;
+    const v = src[name];
+    if (v !== undefined) out[name] = v;
+  }
+}
+
+/** An HTTP/2 upstream's trailers for the client (gRPC's `grpc-status`, `grpc-message` among them); null when none remain. */
+export function h2Trailers(src: IncomingHttpHeaders): OutgoingHttpHeaders | null {
+  let out: OutgoingHttpHeaders | null = null;
+  for (const name in src) {
+    if (!forwardableTrailer(name)) continue;
+    const v = src[name];
+    if (v === undefined) continue;
+    out ??= {};
+    out[name] = v;
+  }
+  return out;
 }

@@ -5,7 +5,7 @@
 // backpressure (a full stream pauses the upstream socket, a full socket pauses the stream). Retries, circuit
 // breaker counts, endpoint and route counters follow exchange.ts. The upstream side is a ConnectionUser: an
 // HTTP/2 upstream would replace `connect … onResponseHead` and keep the rest.
-import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { now, unwatch, watch, type HasDeadline } from '../../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../../core/errors.ts';
 import { statusClass } from '../../core/histogram.ts';
@@ -29,7 +29,10 @@ import { Fields, findHeadEnd, HeadScanner, parseResponseHead, ResponseHead, with
 import { H } from '../parse/header-ids.ts';
 import { newSpanId, newTraceId, parseTraceparent } from '../trace-context.ts';
 import { connectionsOf, noteWritePending, type ConnectionUser, type EndpointConnections, type UpstreamConnection } from '../upstream-connections.ts';
-import { addField, addLines, copyResponseFields, forwardableTrailer, learnSessions, respondReply, sendReply, toH2Reply, trailersOf, trimOws, upstreamCloses } from './reply.ts';
+import { h2ConnectionsOf, refusedBeforeProcessing, type H2Connections, type H2SessionUser, type H2UpstreamSession } from '../upstream-h2.ts';
+import { grpcReplyHeaders, isGrpc, parseGrpcTimeout } from '../grpc.ts';
+import { h2RequestHead } from './upstream-head.ts';
+import { addField, addLines, copyH2Fields, copyResponseFields, forwardableTrailer, h2Trailers, learnSessions, respondReply, sendReply, toH2Reply, trailersOf, trimOws, upstreamCloses } from './reply.ts';
 import { dropsUpstream, forwardingFields, H2Request, isIdempotent, parseDecimal, validTrailerLine, type Pseudo } from './request.ts';
 import type { H2Session } from './session.ts';
 
@@ -78,7 +81,55 @@ function retryNow(x: H2Exchange): void {
   x.retryNow();
 }
 
-export class H2Exchange implements ConnectionUser, HasDeadline {
+// An HTTP/2 upstream stream (pools with `protocol: h2`) carries its exchange and its session slot.
+const kUp = Symbol('fulcrum.h2upstream');
+const kSlot = Symbol('fulcrum.h2slot');
+interface UpstreamStream extends ClientHttp2Stream {
+  [kUp]: H2Exchange;
+  [kSlot]: H2UpstreamSession;
+}
+function onUpResponse(this: UpstreamStream, headers: IncomingHttpHeaders, flags: number): void {
+  this[kUp].onH2Response(this, headers, flags);
+}
+function onUpData(this: UpstreamStream, chunk: Buffer): void {
+  this[kUp].onH2Data(this, chunk);
+}
+function onUpTrailers(this: UpstreamStream, headers: IncomingHttpHeaders): void {
+  this[kUp].onH2Trailers(this, headers);
+}
+function onUpEnd(this: UpstreamStream): void {
+  this[kUp].onH2End(this);
+}
+function onUpDrain(this: UpstreamStream): void {
+  if (this[kUp].up === this) this[kUp].onUpstreamDrain();
+}
+function onUpClose(this: UpstreamStream): void {
+  // the slot is the session's until the stream is closed, whoever closed it
+  this[kSlot].owner.release(this[kSlot]);
+  this[kUp].onH2Close(this);
+}
+function onUpError(): void {
+  // 'close' follows with the stream's rstCode
+}
+
+/** Request body bytes kept so a retry can replay them to another endpoint (Envoy's per-request buffer). */
+const REPLAY_LIMIT = 65536;
+
+/** One try's response deadline on an HTTP/2 upstream stream (HTTP/1.1 tries use their socket's). */
+class TryDeadline implements HasDeadline {
+  deadline: number;
+  readonly x: H2Exchange;
+  constructor(x: H2Exchange) {
+    this.deadline = 0;
+    this.x = x;
+  }
+  onDeadline(): void {
+    unwatch(this);
+    if (this.x.up !== null) this.x.onUpstreamTimeout();
+  }
+}
+
+export class H2Exchange implements ConnectionUser, H2SessionUser, HasDeadline {
   readonly session: H2Session;
   readonly stream: ServerHttp2Stream;
   readonly settings: ListenerSettings;
@@ -117,6 +168,17 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
   private lastFailure: ReasonCode;
   private tryTimeoutMs: number;
   private retryTimeouts: boolean;
+  // HTTP/2 upstream (pools with `protocol: h2`)
+  /** The request as an HTTP/2 header list; null for HTTP/1.1 pools. */
+  private h2Head: OutgoingHttpHeaders | null;
+  up: UpstreamStream | null;
+  private h2Waiting: H2Connections | null;
+  /** Body chunks sent so far, while they fit in REPLAY_LIMIT (then null: no replay). */
+  private replay: Buffer[] | null;
+  private replayBytes: number;
+  private tryDeadline: TryDeadline | null;
+  /** The request is a gRPC call: local answers are gRPC statuses. */
+  private grpc: boolean;
   // response side
   private readonly respScanner: HeadScanner;
   private respBuf: Buffer | null;
@@ -181,6 +243,13 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     this.lastFailure = Reason.upstreamConnectFailed;
     this.tryTimeoutMs = 0;
     this.retryTimeouts = false;
+    this.h2Head = null;
+    this.up = null;
+    this.h2Waiting = null;
+    this.replay = null;
+    this.replayBytes = 0;
+    this.tryDeadline = null;
+    this.grpc = false;
     this.respScanner = new HeadScanner();
     this.respBuf = null;
     this.respFraming = F.none;
@@ -236,6 +305,7 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     const rid = req.header(ridName);
     this.requestId = rid !== null && rid.length > 0 && rid.length <= 200 ? rid : nextRequestId();
     req.requestId = this.requestId;
+    this.grpc = isGrpc(req.header('content-type'));
     if (bad !== 0) return this.reply(bad, bad === 431 ? Reason.headersTooLarge : Reason.badRequest);
 
     // Trace context (W3C), as exchange.ts: continue a valid traceparent with our span id, else start a trace.
@@ -334,6 +404,12 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     const ps = pool.settings;
     this.tryTimeoutMs = route.responseTimeoutMs > 0 ? route.responseTimeoutMs : ps.perTryTimeoutMs > 0 ? ps.perTryTimeoutMs : ps.responseTimeoutMs;
     this.retryTimeouts = ps.perTryTimeoutMs > 0 && ps.retryOnTimeout;
+    if (this.grpc) {
+      // the call's deadline bounds the wait for the answer (gRPC PROTOCOL-HTTP2 `grpc-timeout`)
+      const deadline = req.header('grpc-timeout');
+      const ms = deadline === null ? -1 : parseGrpcTimeout(deadline);
+      if (ms >= 0 && ms < this.tryTimeoutMs) this.tryTimeoutMs = ms < 1 ? 1 : ms;
+    }
 
     // The route's request edits: rewrites and header edits.
     let upstreamHost = authority;
@@ -366,7 +442,8 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     if (edits !== null) head += edits.constant ?? edits.lines(this.vars);
     head += traceLine;
     if (certHeaders !== null) head += session.clientCertLines;
-    this.outHead = Buffer.from(head + CRLF, 'latin1');
+    if (ps.protocol === 'h2') this.h2Head = h2RequestHead(head, ps.tls === null ? 'http' : 'https', req.header('te'));
+    else this.outHead = Buffer.from(head + CRLF, 'latin1');
 
     // A hash balancer's key and a sticky cookie are read now, while the request is at hand.
     const extract = pool.key;
@@ -406,6 +483,7 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     if (!this.active || this.responseComplete) return; // a reply went out; the rest is dropped
     const conn = this.conn;
     if (conn === null) {
+      if (this.up !== null) return this.sendBodyH2(this.up, chunk);
       // between tries: kept in the stream for the next connection
       this.stream.pause();
       this.stream.unshift(chunk);
@@ -437,8 +515,26 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     this.reqTrailerLines = lines;
   }
 
+  /** A body chunk to an HTTP/2 upstream stream, kept for a replay while the body is small. */
+  private sendBodyH2(up: UpstreamStream, chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    this.settings.stats.bytesIn += chunk.length;
+    if (this.replay !== null && this.replayBytes + chunk.length <= REPLAY_LIMIT) {
+      this.replay.push(chunk);
+      this.replayBytes += chunk.length;
+    } else {
+      this.replay = null;
+      this.bodyStreamed = true;
+    }
+    if (!up.write(chunk)) this.stream.pause();
+  }
+
   onRequestEnd(): void {
     this.requestComplete = true;
+    if (this.up !== null) {
+      this.up.end();
+      return;
+    }
     const conn = this.conn;
     if (conn !== null && this.reqFraming === F.chunked) conn.socket.write('0\r\n' + this.reqTrailerLines + CRLF, 'latin1');
   }
@@ -470,6 +566,7 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
 
   private useEndpoint(endpoint: Endpoint, forceNew: boolean): void {
     const pool = this.pool!;
+    if (this.h2Head !== null) return this.useH2Endpoint(endpoint);
     const connections = connectionsOf(endpoint, pool.settings);
     // a try that opens a socket or waits for one: the pool's circuit breakers decide first
     const cap = pool.connectionCap(connections, forceNew);
@@ -489,6 +586,167 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     }
   }
 
+  private useH2Endpoint(endpoint: Endpoint): void {
+    const pool = this.pool!;
+    const sessions = h2ConnectionsOf(endpoint, pool.settings);
+    // a try that may open a connection: the pool's circuit breakers decide first
+    const cap = pool.connectionCap(sessions, false);
+    if (cap !== null) return this.reply(503, Reason.circuitOpen, cap);
+    this.endpoint = endpoint;
+    this.sentAt = performance.now();
+    endpoint.inFlight++;
+    endpoint.requests++;
+    this.h2Waiting = sessions;
+    sessions.acquire(this);
+    if (this.h2Waiting !== null) {
+      this.pendingCounted = true;
+      pool.breaker.pending++;
+    }
+  }
+
+  /** A stream slot on an HTTP/2 upstream session: the request goes out as one stream. */
+  onH2Session(slot: H2UpstreamSession): void {
+    this.h2Waiting = null;
+    this.unpend();
+    this.connectedAt = performance.now();
+    if (!this.active) {
+      slot.owner.release(slot);
+      return;
+    }
+    this.wasReused = slot.uses > 1;
+    let up: UpstreamStream;
+    try {
+      up = slot.session.request(this.h2Head!, { endStream: this.reqFraming === F.none }) as UpstreamStream;
+    } catch {
+      // the session went away between the slot and the request
+      slot.owner.release(slot);
+      return this.onConnectFailed(Reason.upstreamConnectFailed);
+    }
+    up[kUp] = this;
+    up[kSlot] = slot;
+    this.up = up;
+    up.on('response', onUpResponse);
+    up.on('data', onUpData);
+    up.on('trailers', onUpTrailers);
+    up.on('end', onUpEnd);
+    up.on('drain', onUpDrain);
+    up.on('close', onUpClose);
+    up.on('error', onUpError);
+    if (this.tryTimeoutMs > 0) {
+      const d = (this.tryDeadline ??= new TryDeadline(this));
+      if (d.deadline === 0) watch(d);
+      d.deadline = now() + this.tryTimeoutMs;
+    }
+    if (this.reqFraming === F.none) return;
+    // a retry replays what the last try sent (mayRetry refused it when that did not fit); the rest streams on
+    const replay = this.replay;
+    if (replay !== null) for (const chunk of replay) up.write(chunk);
+    else this.replay = [];
+    if (this.requestComplete) up.end();
+    else this.startReading();
+  }
+
+  // ---- HTTP/2 upstream response --------------------------------------------------------------------------
+
+  onH2Response(up: UpstreamStream, headers: IncomingHttpHeaders, flags: number): void {
+    if (this.up !== up || !this.active) return;
+    if (this.stream.destroyed) return this.abort();
+    this.stopTryDeadline();
+    const status = Number(headers[':status']);
+    this.status = status;
+    const endStream = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    const endpoint = this.endpoint;
+    const ps = this.pool!.settings;
+    // a trailers-only gRPC answer carries the call's status in its headers
+    const grpcStatus = this.grpc && endStream && headers['grpc-status'] !== undefined ? Number(headers['grpc-status']) : -1;
+    if (endpoint !== null) {
+      this.observe(endpoint, status < 500 && grpcStatus !== 14);
+      this.recordOutcome(endpoint, status);
+    }
+    if (status >= 500 && status < 600 && ps.retryStatus[status - 500] === 1 && this.mayRetry(true)) return this.retryLater(Reason.upstreamErrorStatus);
+    if (grpcStatus > 0 && ps.retryGrpcStatus.includes(grpcStatus) && this.mayRetry(true, true)) return this.retryLater(Reason.upstreamErrorStatus);
+
+    const out: OutgoingHttpHeaders = { ':status': status };
+    const edits = this.route!.responseHeaders;
+    copyH2Fields(headers, out, edits === null ? null : edits.removeNames);
+    const sticky = this.pool!.sticky;
+    if (sticky !== null && endpoint !== null) {
+      if (sticky instanceof StickyCookies) {
+        if (endpoint !== this.stickyEndpoint) addLines(out, sticky.setCookieLine(endpoint));
+      } else learnSessions(out, sticky.name, (value) => sticky.learn(value, endpoint));
+    }
+    if (edits !== null) {
+      if (edits.constant !== null) addLines(out, edits.constant);
+      else {
+        this.vars.endpoint = endpoint === null ? '' : endpoint.key;
+        addLines(out, edits.lines(this.vars));
+      }
+    }
+    const hsts = this.settings.hstsLine;
+    if (hsts !== '') addLines(out, hsts);
+    addField(out, 'via', '2 fulcrum');
+    const stream = this.stream;
+    const bodiless = endStream || this.isHead;
+    if (!bodiless) stream.on('wantTrailers', onWantTrailers);
+    try {
+      stream.respond(out, { endStream: bodiless, waitForTrailers: !bodiless });
+    } catch {
+      if (stream.destroyed) return this.abort();
+      return this.upstreamFailed(Reason.upstreamBadResponse);
+    }
+    this.responseStarted = true;
+    if (bodiless) this.responseDone();
+  }
+
+  onH2Data(up: UpstreamStream, chunk: Buffer): void {
+    if (this.up !== up || !this.active || this.responseComplete) return;
+    if (this.stream.destroyed) return this.abort();
+    if (!this.write(chunk) && !this.upstreamPaused) {
+      this.upstreamPaused = true;
+      up.pause();
+    }
+  }
+
+  onH2Trailers(up: UpstreamStream, headers: IncomingHttpHeaders): void {
+    if (this.up !== up || !this.active) return;
+    this.respTrailers = h2Trailers(headers);
+  }
+
+  onH2End(up: UpstreamStream): void {
+    if (this.up !== up || !this.active || this.responseComplete || !this.responseStarted) return;
+    this.stream.end(); // 'wantTrailers' follows: sendTrailers
+    this.responseDone();
+  }
+
+  /** The upstream stream closed: after its end, or reset by the endpoint, or its session went away. */
+  onH2Close(up: UpstreamStream): void {
+    if (this.up !== up) return;
+    this.up = null;
+    this.stopTryDeadline();
+    if (!this.active || this.responseComplete) return;
+    const endpoint = this.endpoint!;
+    if (this.responseStarted) {
+      endpoint.failures++;
+      this.reason = Reason.upstreamReset;
+      return this.finish(true);
+    }
+    endpoint.failures++;
+    this.observe(endpoint, false);
+    this.recordOutcome(endpoint, 0);
+    // REFUSED_STREAM: the endpoint did not process it (RFC 9113 §8.7), so any request may go elsewhere
+    if (refusedBeforeProcessing(up.rstCode) && !this.bodyStreamed && this.mayRetry(false)) return this.retryLater(Reason.upstreamReset);
+    if (this.pool!.settings.retryOnReset && this.mayRetry(true)) return this.retryLater(Reason.upstreamReset);
+    this.upstreamFailed(Reason.upstreamReset);
+  }
+
+  private stopTryDeadline(): void {
+    const d = this.tryDeadline;
+    if (d !== null && d.deadline !== 0) {
+      d.deadline = 0;
+      unwatch(d);
+    }
+  }
+
   private unpend(): void {
     if (this.pendingCounted) {
       this.pendingCounted = false;
@@ -497,11 +755,11 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
   }
 
   /** As exchange.ts: within maxTries, the retry caps and budget; a try that may have arrived only when replayable. */
-  private mayRetry(sent: boolean): boolean {
+  private mayRetry(sent: boolean, anyMethod = false): boolean {
     const pool = this.pool!;
     const s = pool.settings;
     if (this.tries >= s.maxTries) return false;
-    if (sent && (this.bodyStreamed || !this.requestComplete || (!s.retryNonIdempotent && !this.idempotent))) return false;
+    if (sent && (this.bodyStreamed || !this.requestComplete || (!anyMethod && !s.retryNonIdempotent && !this.idempotent))) return false;
     if (!pool.admitRetry(this.retrying, now())) return false;
     this.retrying = true;
     return true;
@@ -520,6 +778,7 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     this.respBuf = null;
     this.respScanner.reset();
     this.wasReused = false;
+    if (this.h2Head !== null && this.reading && !this.requestComplete) this.stream.pause();
     const s = this.pool!.settings;
     const delay = Math.random() * Math.min(s.backoffMaxMs, s.backoffBaseMs * (2 ** (this.tries - 1) * 2 - 1));
     if (delay < 1) return this.connect();
@@ -552,6 +811,7 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
 
   onConnectFailed(reason: ReasonCode): void {
     this.waitingOn = null;
+    this.h2Waiting = null;
     this.connecting = null;
     this.unpend();
     const endpoint = this.endpoint;
@@ -763,6 +1023,11 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
 
   /** The client's flow-control window opened and node's queue drained: resume reading the response. */
   onDownstreamDrain(): void {
+    if (this.upstreamPaused && this.up !== null && this.responseStarted && !this.responseComplete) {
+      this.upstreamPaused = false;
+      this.up.resume();
+      return;
+    }
     if (this.upstreamPaused && this.conn !== null && this.responseStarted && !this.responseComplete) {
       this.upstreamPaused = false;
       this.conn.socket.resume();
@@ -843,6 +1108,12 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
 
   private responseDone(extraBytes = false): void {
     this.responseComplete = true;
+    const up = this.up;
+    if (up !== null) {
+      this.stopTryDeadline();
+      // answered before the whole request went up: the rest is not wanted (RFC 9113 §8.1)
+      if (!this.requestComplete && !up.closed) up.close(constants.NGHTTP2_NO_ERROR);
+    }
     const conn = this.conn;
     if (conn !== null) {
       this.conn = null;
@@ -881,6 +1152,12 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     const replies = this.settings.stats.localReplies;
     replies.set(reason, (replies.get(reason) ?? 0) + 1);
     this.reason = reason;
+    if (this.grpc) {
+      this.status = 200;
+      this.responseStarted = true;
+      if (!this.stream.destroyed && !this.stream.headersSent) this.stream.respond(grpcReplyHeaders(status, reason, this.requestId, this.settings.requestIdHeader), { endStream: true });
+      return this.finish(false);
+    }
     this.replyWith(toH2Reply(localReply(status, reason, this.requestId, false, false, false, limit, this.traceId)));
   }
 
@@ -911,6 +1188,18 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
     if (conn !== null) {
       this.conn = null;
       conn.owner.release(conn, false);
+    }
+    const up = this.up;
+    if (up !== null) {
+      this.up = null;
+      this.stopTryDeadline();
+      if (this.upstreamPaused) this.upstreamPaused = false;
+      if (!up.closed) up.close(constants.NGHTTP2_CANCEL);
+    }
+    if (this.h2Waiting !== null) {
+      this.h2Waiting.cancel(this);
+      this.h2Waiting = null;
+      this.unpend();
     }
     if (this.waitingOn !== null) {
       this.waitingOn.cancel(this);
@@ -955,9 +1244,15 @@ export class H2Exchange implements ConnectionUser, HasDeadline {
       this.localReset = true;
       if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     } else if (!this.requestComplete && !stream.destroyed) {
-      // answered before the whole request came: ask the client to stop sending (RFC 9113 §8.1)
-      this.localReset = true;
-      stream.close(constants.NGHTTP2_NO_ERROR);
+      if (this.grpc) {
+        // gRPC clients take a reset that follows the status as the call's end without one: the rest of the
+        // request is read and dropped instead (the client ends or cancels the call once it has the status)
+        stream.resume();
+      } else {
+        // answered before the whole request came: ask the client to stop sending (RFC 9113 §8.1)
+        this.localReset = true;
+        stream.close(constants.NGHTTP2_NO_ERROR);
+      }
     }
     this.session.streamDone();
   }
