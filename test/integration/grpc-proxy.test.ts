@@ -218,7 +218,7 @@ describe('gRPC through an h2 pool', () => {
       pools: [{ name: 'app', protocol: 'h2', endpoints: [] }],
     });
     const r = await unary(client(lb), { text: 'x' });
-    assert.equal(r.err?.code, grpc.status.UNAVAILABLE, r.err?.details);
+    assert.equal(r.err?.code, grpc.status.UNAVAILABLE, String(r.err?.details));
     assert.match(r.err!.details ?? '', /no_eligible_endpoint/);
     const session = http2.connect(`http://127.0.0.1:${lb.port()}`);
     cleanups.push(() => session.destroy());

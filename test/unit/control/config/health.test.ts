@@ -72,13 +72,13 @@ describe('pools[].health', () => {
   });
 
   it('check kinds come from the health registry', () => {
-    assert.deepEqual(healthCheckPlugins.map((p) => p.name), ['tcp', 'http', 'https']);
+    assert.deepEqual(healthCheckPlugins.map((p) => p.name), ['tcp', 'http', 'https', 'grpc']);
     for (const p of healthCheckPlugins) assert.equal(valid(withHealth({ [p.name]: {} })).pools[0].health?.kind, p.name);
   });
 
   it('exactly one check kind', () => {
-    assert.deepEqual(issues(withHealth({ interval: '1s' })), ['pools.0.health: expected exactly one check kind, "tcp" or "http" or "https", found none']);
-    assert.deepEqual(issues(withHealth({ tcp: {}, http: {} })), ['pools.0.health: expected exactly one check kind, "tcp" or "http" or "https", found "tcp" and "http"']);
+    assert.deepEqual(issues(withHealth({ interval: '1s' })), ['pools.0.health: expected exactly one check kind, "tcp" or "http" or "https" or "grpc", found none']);
+    assert.deepEqual(issues(withHealth({ tcp: {}, http: {} })), ['pools.0.health: expected exactly one check kind, "tcp" or "http" or "https" or "grpc", found "tcp" and "http"']);
   });
 
   it('bad values are reported with their paths, all together', () => {
