@@ -31,7 +31,8 @@ import { HOST } from './parse/chars.ts';
 import { H } from './parse/header-ids.ts';
 import { findHeadEnd, HeadScanner, Method, parseResponseHead, ResponseHead, withinLimits, type RequestHead } from './parse/head.ts';
 import { buildHead, mask } from './serialize.ts';
-import { connectionsOf, type ConnectionUser, type EndpointConnections, type UpstreamConnection } from './upstream-connections.ts';
+import { connectionsOf, type ConnectionUser, type LinkSource, type UpstreamLink } from './upstream-connections.ts';
+import { bridgeOf } from './h2/h1-bridge.ts';
 
 /** Body framing, RFC 9112 §6.3. */
 const F = { none: 0, length: 1, chunked: 2, untilClose: 3 } as const;
@@ -58,10 +59,10 @@ export class Exchange implements ConnectionUser {
   route: Route | null;
   pool: Pool | null;
   endpoint: Endpoint | null;
-  conn: UpstreamConnection | null;
+  conn: UpstreamLink | null;
   /** While a socket is being opened or waited for: whom to tell if this exchange gives up first. */
-  waitingOn: EndpointConnections | null;
-  connecting: UpstreamConnection | null;
+  waitingOn: LinkSource | null;
+  connecting: UpstreamLink | null;
   /** The socket in use had carried earlier exchanges (so it may have been closed by the server meanwhile). */
   wasReused: boolean;
   readonly ctx: PickContext;
@@ -571,9 +572,12 @@ export class Exchange implements ConnectionUser {
 
   private useEndpoint(endpoint: Endpoint, forceNew: boolean): void {
     const pool = this.pool!;
-    const connections = connectionsOf(endpoint, pool.settings);
+    const ps = pool.settings;
+    // HTTP/2 pools: the exchange speaks HTTP/1.1 to a bridge onto a stream of the endpoint's sessions
+    const bridge = ps.protocol === 'h2' ? bridgeOf(endpoint, ps) : null;
+    const connections = bridge === null ? connectionsOf(endpoint, ps) : bridge;
     // a try that opens a socket or waits for one: the pool's circuit breakers decide first
-    const cap = pool.connectionCap(connections, forceNew);
+    const cap = pool.connectionCap(bridge === null ? (connections as ReturnType<typeof connectionsOf>) : bridge.sessions, forceNew);
     if (cap !== null) return this.reply(503, Reason.circuitOpen, cap);
     this.endpoint = endpoint;
     this.sentAt = performance.now();
@@ -642,7 +646,7 @@ export class Exchange implements ConnectionUser {
     if (this.active) this.connect();
   }
 
-  onConnection(conn: UpstreamConnection): void {
+  onConnection(conn: UpstreamLink): void {
     this.waitingOn = null;
     this.connecting = null;
     this.unpend();

@@ -10,10 +10,36 @@ import { RingQueue } from '../core/ring-queue.ts';
 import type { Endpoint, EndpointConnectionsLike } from '../upstream/endpoint.ts';
 import type { PoolSettings } from '../upstream/pool.ts';
 
+/** The socket side of an upstream link, as exchanges use it. */
+export interface LinkSocket {
+  write(data: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** What an exchange holds while it uses an upstream: a keep-alive socket, or a bridge to an HTTP/2 stream
+ *  (h2/h1-bridge.ts) for pools with `protocol: h2`. */
+export interface UpstreamLink {
+  readonly socket: LinkSocket;
+  deadline: number;
+  user: ConnectionUser | null;
+  readonly owner: { release(conn: UpstreamLink, reusable: boolean): void };
+  readonly reused: boolean;
+}
+
+/** Where an exchange gets its upstream link: `acquire` returns the link being opened while the user waits. */
+export interface LinkSource {
+  acquire(user: ConnectionUser, forceNew: boolean): UpstreamLink | null;
+  cancel(user: ConnectionUser): void;
+}
+
 /** What an exchange implements to use an upstream connection. */
 export interface ConnectionUser {
   /** A socket is ready (fresh or reused); write the request. */
-  onConnection(conn: UpstreamConnection): void;
+  onConnection(conn: UpstreamLink): void;
   /** No socket: connect failed or timed out, or the wait queue was full or timed out. */
   onConnectFailed(reason: ReasonCode): void;
   onUpstreamData(chunk: Buffer): void;
