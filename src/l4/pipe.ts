@@ -97,7 +97,10 @@ export class Pipe implements HasDeadline {
       if (this.open === 0) this.finish();
       return;
     }
-    if (!upstream.writableNeedDrain) client.resume();
+    // the client's FIN came while the upstream connect was under way (its header or hello was read first):
+    // 'end' will not be emitted again, so it is passed on now
+    if (client.readableEnded) this.clientEnded();
+    else if (!upstream.writableNeedDrain) client.resume();
   }
 
   /** Closes both sides at once (timeouts, `closeAll`, an endpoint taken away). */
