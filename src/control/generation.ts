@@ -187,6 +187,7 @@ function listenerSettings(l: ListenerConfig, pools: ReadonlyMap<string, Pool>, p
     limits: { maxStartLine: l.limits.maxRequestLine, maxHeadSize: l.limits.maxHeaderSize, maxHeaders: l.limits.maxHeaders },
     requestHeaderTimeoutMs: l.timeouts.requestHeader === 0 ? 2 ** 31 : l.timeouts.requestHeader,
     keepAliveTimeoutMs: l.timeouts.keepAlive,
+    tunnelIdleTimeoutMs: l.timeouts.tunnelIdle,
     requestTimeoutMs: l.timeouts.request,
     isTrustedProxy: trusted.length === 0 ? null : (ip: string) => cidrsContain(trusted, ip),
     requestIdHeader: l.requestIdHeader,

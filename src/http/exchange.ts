@@ -33,6 +33,8 @@ import { findHeadEnd, HeadScanner, Method, parseResponseHead, ResponseHead, with
 import { buildHead, mask } from './serialize.ts';
 import { connectionsOf, type ConnectionUser, type LinkSource, type UpstreamLink } from './upstream-connections.ts';
 import { bridgeOf } from './h2/h1-bridge.ts';
+import { clientCloseFrame, FrameBoundary, GOING_AWAY, serverCloseFrame } from './websocket-frames.ts';
+import { randomFillSync } from 'node:crypto';
 
 /** Body framing, RFC 9112 §6.3. */
 const F = { none: 0, length: 1, chunked: 2, untilClose: 3 } as const;
@@ -51,6 +53,8 @@ const RESPONSE_LIMITS = { maxStartLine: 8192, maxHeadSize: 65536, maxHeaders: 20
 const responseHead = new ResponseHead(RESPONSE_LIMITS.maxHeaders);
 /** Merge a small body prefix into the head buffer: one write instead of two. */
 const MERGE_LIMIT = 16384;
+/** After Fulcrum's close frames, how long a tunnel's sides have to close before they are closed. */
+const TUNNEL_CLOSE_GRACE_MS = 2000;
 
 export class Exchange implements ConnectionUser {
   /** The client connection this exchange currently serves (exchanges are recycled across connections). */
@@ -110,6 +114,11 @@ export class Exchange implements ConnectionUser {
   /** The request asks for a WebSocket upgrade; `tunnel` once the endpoint accepted it (101). */
   upgrade: boolean;
   tunnel: boolean;
+  /** Frame boundaries of the tunnel's two directions (made on the first tunnel, kept with the exchange). */
+  private wsToClient: FrameBoundary | null;
+  private wsToEndpoint: FrameBoundary | null;
+  /** Fulcrum sent its close frames (idle, deregistered): bytes are no longer relayed. */
+  private tunnelClosing: boolean;
   /** Bumped per request: an answer that arrives late (a Redis check) finds out whether it is still for us. */
   private seq: number;
   /** RateLimit headers for the response when a policy asks for them ('' otherwise). */
@@ -190,6 +199,9 @@ export class Exchange implements ConnectionUser {
     this.seq = 0;
     this.upgrade = false;
     this.tunnel = false;
+    this.wsToClient = null;
+    this.wsToEndpoint = null;
+    this.tunnelClosing = false;
     this.lastFailure = Reason.upstreamConnectFailed;
     this.respScanner = new HeadScanner();
     this.respBuf = null;
@@ -515,8 +527,13 @@ export class Exchange implements ConnectionUser {
   /** Client bytes while this exchange is active. */
   onRequestData(chunk: Buffer): void {
     if (this.tunnel) {
+      const conn = this.conn;
+      if (conn === null || this.tunnelClosing) return;
+      this.wsToEndpoint!.feed(chunk, 0, chunk.length);
+      const idle = this.settings!.tunnelIdleTimeoutMs;
+      if (idle > 0) conn.deadline = now() + idle;
       // a copy: the chunk is a view of the shared client read buffer and the write may stay queued
-      if (this.conn !== null && !this.conn.socket.write(Buffer.from(chunk))) this.ds.pauseReading();
+      if (!conn.socket.write(Buffer.from(chunk))) this.ds.pauseReading();
       return;
     }
     if (this.requestComplete) {
@@ -698,6 +715,10 @@ export class Exchange implements ConnectionUser {
 
   onUpstreamData(chunk: Buffer): void {
     if (this.tunnel) {
+      if (this.tunnelClosing) return;
+      this.wsToClient!.feed(chunk, 0, chunk.length);
+      const idle = this.settings!.tunnelIdleTimeoutMs;
+      if (idle > 0 && this.conn !== null) this.conn.deadline = now() + idle;
       if (!this.ds.write(chunk)) this.pauseUpstream();
       return;
     }
@@ -950,11 +971,20 @@ export class Exchange implements ConnectionUser {
     this.responseStarted = true;
     this.upstreamKeepAlive = false;
     this.held = null;
-    if (this.conn !== null) this.conn.deadline = 0;
+    const idle = this.settings!.tunnelIdleTimeoutMs;
+    if (this.conn !== null) this.conn.deadline = idle > 0 ? now() + idle : 0;
     if (this.endpoint !== null) {
       this.observe(this.endpoint, true);
       this.recordOutcome(this.endpoint, 101);
     }
+    const stats = this.settings!.stats;
+    stats.tunnels++;
+    stats.tunnelsOpen++;
+    (this.wsToClient ??= new FrameBoundary()).reset();
+    (this.wsToEndpoint ??= new FrameBoundary()).reset();
+    this.tunnelClosing = false;
+    // bytes the endpoint sent right after its 101 are frames already
+    this.wsToClient.feed(buf, headEnd, buf.length);
     const line = head.version === 11 ? '' : 'HTTP/1.1 ' + buf.latin1Slice(head.statusStart, head.fieldsStart);
     const suffix = 'connection: upgrade\r\nupgrade: websocket\r\n\r\n';
     this.ds.write(buildHead(buf, 0, head.version === 11 ? head.fieldsStart : 0, line, head.fields, RESPONSE_SKIP, suffix, buf, headEnd, buf.length));
@@ -1029,7 +1059,39 @@ export class Exchange implements ConnectionUser {
     else this.finish(true);
   }
 
+  /**
+   * Ends a tunnel politely (RFC 6455 §7.4.1, 1001 Going Away): a close frame to each side — when its direction
+   * is between frames — then FIN both ways; what is still open after a 2 s grace is closed. True when this
+   * exchange is a tunnel (the caller then leaves its socket alone).
+   */
+  closeGracefully(): boolean {
+    if (!this.tunnel || !this.active) return false;
+    if (this.tunnelClosing) return true;
+    this.tunnelClosing = true;
+    this.settings!.stats.tunnelsClosed++;
+    if (this.wsToClient!.atBoundary) this.ds.write(serverCloseFrame(GOING_AWAY));
+    this.ds.socket.end();
+    const conn = this.conn;
+    if (conn !== null) {
+      if (this.wsToEndpoint!.atBoundary) conn.socket.write(clientCloseFrame(GOING_AWAY, randomFillSync(new Uint8Array(4))));
+      conn.socket.end();
+      conn.deadline = now() + TUNNEL_CLOSE_GRACE_MS;
+    }
+    return true;
+  }
+
   onUpstreamTimeout(): void {
+    if (this.tunnel) {
+      if (!this.tunnelClosing) {
+        this.closeGracefully(); // idle
+        return;
+      }
+      // the grace after the close frames passed: close now
+      this.closeAfter = true;
+      this.dropUpstream();
+      this.finish(false);
+      return;
+    }
     const endpoint = this.endpoint;
     if (endpoint !== null) {
       endpoint.failures++;
@@ -1207,6 +1269,7 @@ export class Exchange implements ConnectionUser {
   private finish(abort: boolean): void {
     if (!this.active) return;
     this.active = false;
+    if (this.tunnel) this.settings!.stats.tunnelsOpen--;
     this.count(abort ? 0 : this.status);
     if (this.counted) this.uncount();
     if (this.endpoint !== null) {
@@ -1229,6 +1292,7 @@ export class Exchange implements ConnectionUser {
     this.closeAfter = true;
     this.dropUpstream();
     this.active = false;
+    if (this.tunnel) this.settings!.stats.tunnelsOpen--;
     if (this.tunnel) this.count(101); // the client closed its WebSocket: a normal end
     else {
       if (this.reason === '') this.reason = Reason.clientClosed;
@@ -1272,6 +1336,7 @@ export class Exchange implements ConnectionUser {
     this.seq++;
     this.upgrade = false;
     this.tunnel = false;
+    this.tunnelClosing = false;
     this.respScanner.reset();
     this.respBuf = null;
     this.respFraming = F.none;

@@ -41,8 +41,15 @@ export class ListenerStats {
   bytesOut: number;
   /** Fulcrum's own error replies by reason code (no_route, circuit_open, …). */
   readonly localReplies: Map<string, number>;
+  /** WebSocket tunnels opened (101 relayed), open now, and closed by Fulcrum with 1001 (idle, deregistered). */
+  tunnels: number;
+  tunnelsOpen: number;
+  tunnelsClosed: number;
 
   constructor() {
+    this.tunnels = 0;
+    this.tunnelsOpen = 0;
+    this.tunnelsClosed = 0;
     this.accepted = 0;
     this.requests = 0;
     this.bytesIn = 0;
@@ -59,6 +66,8 @@ export interface ListenerSettings {
   readonly limits: HeadLimits;
   readonly requestHeaderTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** A WebSocket tunnel with no bytes either way for this long is closed (1001); 0 = never. */
+  readonly tunnelIdleTimeoutMs: number;
   /** 0 = off */
   readonly requestTimeoutMs: number;
   /** Whether a peer address may set X-Forwarded-* and Forwarded; null when no proxy is trusted. */

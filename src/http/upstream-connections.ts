@@ -50,6 +50,9 @@ export interface ConnectionUser {
   /** The response deadline the user set on the connection passed. */
   onUpstreamTimeout(): void;
   onUpstreamDrain(): void;
+  /** The endpoint's deregistration delay ended: a user that can end politely (a WebSocket tunnel sending
+   *  1001) does so and returns true; otherwise its socket is destroyed. */
+  closeGracefully?(): boolean;
 }
 
 const C = { connecting: 0, busy: 1, idle: 2, closed: 3 } as const;
@@ -303,7 +306,11 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
 
   /** The deregistration delay passed: every socket closes now; their exchanges fail (502, or a cut response). */
   destroyAll(): void {
-    for (const conn of [...this.all]) conn.socket.destroy();
+    for (const conn of [...this.all]) {
+      const user = conn.user;
+      if (user !== null && user.closeGracefully !== undefined && user.closeGracefully()) continue;
+      conn.socket.destroy();
+    }
   }
 
   /** Closes idle sockets now and busy ones as they are released; used when the endpoint leaves its pool. */

@@ -256,6 +256,27 @@ const trafficFamilies: readonly Family[] = [
     }),
   },
   {
+    name: 'fulcrum_websocket_tunnels_total',
+    help: 'WebSocket tunnels opened per listener (the endpoint answered 101).',
+    type: 'counter',
+    labelNames: ['listener'],
+    read: perListener((listener, st, emit) => emit({ listener }, st.tunnels)),
+  },
+  {
+    name: 'fulcrum_websocket_tunnels_open',
+    help: 'WebSocket tunnels open now per listener.',
+    type: 'gauge',
+    labelNames: ['listener'],
+    read: perListener((listener, st, emit) => emit({ listener }, st.tunnelsOpen)),
+  },
+  {
+    name: 'fulcrum_websocket_tunnels_closed_total',
+    help: 'WebSocket tunnels Fulcrum closed with 1001 Going Away (idle timeout, or the endpoint deregistered).',
+    type: 'counter',
+    labelNames: ['listener'],
+    read: perListener((listener, st, emit) => emit({ listener }, st.tunnelsClosed)),
+  },
+  {
     name: 'fulcrum_route_responses_total',
     help: 'Exchanges per route by final status class ("none": the client connection was closed instead).',
     type: 'counter',

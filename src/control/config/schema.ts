@@ -94,6 +94,9 @@ export const listenerTimeoutsSchema = z.strictObject({
   keepAlive: durationSchema.prefault('60s'),
   /** Limit on a whole exchange; default 0 = no limit (NGINX has none). */
   request: durationSchema.prefault('0'),
+  /** A WebSocket tunnel with no bytes either way for this long is closed with 1001 Going Away; 0 = never.
+   *  HAProxy `timeout tunnel` (1h is its documented example); NGINX closes after `proxy_read_timeout` (60s). */
+  tunnelIdle: durationSchema.prefault('1h'),
 });
 
 export const listenerLimitsSchema = z.strictObject({
