@@ -1,10 +1,11 @@
-// `--write-docs`: replaces the results section of docs/benchmarks.md (between the two markers) with this
-// run's tables, the command that produced them and the machine they came from. The rest of the page is kept.
+// `--write-docs`: replaces one results section of docs/benchmarks.md (between its two markers, `results` for
+// `npm run bench`, `l4` for `npm run bench:l4`) with this run's tables, the command that produced them and the
+// machine they came from. The rest of the page is kept.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Machine } from './system.ts';
 
-const START = '<!-- bench:results:start -->';
-const END = '<!-- bench:results:end -->';
+const start = (name: string): string => `<!-- bench:${name}:start -->`;
+const end = (name: string): string => `<!-- bench:${name}:end -->`;
 
 export interface Results {
   readonly date: Date;
@@ -12,17 +13,17 @@ export interface Results {
   readonly machine: Machine;
   readonly pinning: string;
   readonly settings: string;
-  /** Body label → rendered table. */
+  /** Heading → rendered table (and any lines under it). */
   readonly tables: ReadonlyMap<string, string>;
 }
 
-function section(results: Results): string {
+function section(results: Results, name: string): string {
   const { machine } = results;
   const versions = Object.entries(machine.versions)
     .map(([name, version]) => `${name} ${version}`)
     .join(', ');
   const lines = [
-    START,
+    start(name),
     `Measured ${results.date.toISOString().slice(0, 10)} with \`${results.command}\`.`,
     '',
     `- Machine: ${machine.nproc} cores (nproc), ${machine.cpuModel}, ${machine.kernel}`,
@@ -31,17 +32,18 @@ function section(results: Results): string {
     `- Load: ${results.settings}`,
   ];
   for (const [body, table] of results.tables) lines.push('', `### ${body}`, '', table);
-  lines.push(END);
+  lines.push(end(name));
   return lines.join('\n');
 }
 
-export function writeResults(path: string, results: Results): void {
+/** `name` picks the markers; a page without them gets the section appended under `## heading`. */
+export function writeResults(path: string, results: Results, name = 'results', heading = 'Results'): void {
   const page = readFileSync(path, 'utf8');
-  const start = page.indexOf(START);
-  const end = page.indexOf(END);
+  const from = page.indexOf(start(name));
+  const to = page.indexOf(end(name));
   const next =
-    start === -1 || end < start
-      ? `${page.trimEnd()}\n\n## Results\n\n${section(results)}\n`
-      : page.slice(0, start) + section(results) + page.slice(end + END.length);
+    from === -1 || to < from
+      ? `${page.trimEnd()}\n\n## ${heading}\n\n${section(results, name)}\n`
+      : page.slice(0, from) + section(results, name) + page.slice(to + end(name).length);
   writeFileSync(path, next);
 }

@@ -1,6 +1,8 @@
 // Loopback helpers: pick free ports, wait until a started process listens, and check one response
 // before load, so a target that answers wrongly is reported as failed instead of timed.
 import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Launched } from './processes.ts';
@@ -64,10 +66,15 @@ export interface Probe {
   readonly bytes: number;
 }
 
-/** One GET on a fresh connection, body counted and dropped. */
-export function probe(url: string, timeoutMs = 5000): Promise<Probe> {
+/**
+ * One GET on a fresh connection, body counted and dropped: HTTP/1.1 (over TLS for https: URLs) or, with
+ * `useHttp2`, HTTP/2 (prior knowledge for http:, ALPN h2 for https:). Certificates are not verified.
+ */
+export function probe(url: string, timeoutMs = 5000, useHttp2 = false): Promise<Probe> {
+  if (useHttp2) return probeHttp2(new URL(url), timeoutMs);
+  const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
-    const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
+    const request = client.get(url, { agent: false, timeout: timeoutMs, rejectUnauthorized: false }, (response) => {
       let bytes = 0;
       response.on('data', (chunk: Buffer) => (bytes += chunk.length));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, bytes }));
@@ -75,5 +82,28 @@ export function probe(url: string, timeoutMs = 5000): Promise<Probe> {
     });
     request.on('timeout', () => request.destroy(new Error(`no response within ${timeoutMs} ms`)));
     request.on('error', reject);
+  });
+}
+
+function probeHttp2(url: URL, timeoutMs: number): Promise<Probe> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(url.origin, { rejectUnauthorized: false });
+    const fail = (error: Error): void => {
+      session.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error(`no HTTP/2 response within ${timeoutMs} ms`)), timeoutMs);
+    session.on('error', fail);
+    const stream = session.request({ ':path': url.pathname + url.search });
+    let status = 0;
+    let bytes = 0;
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    stream.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      resolve({ status, bytes });
+    });
+    stream.on('error', fail);
   });
 }

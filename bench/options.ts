@@ -1,5 +1,6 @@
 // Command-line options of `npm run bench`, with their defaults.
 import { parseArgs } from 'node:util';
+import { PROTOCOLS, type Protocol } from './protocols.ts';
 
 export interface BenchOptions {
   /** Interleaved rounds; each reported number is the median over rounds. Default 3. */
@@ -12,6 +13,10 @@ export interface BenchOptions {
   readonly connections: number;
   /** Target names to run; undefined runs all. */
   readonly only: readonly string[] | undefined;
+  /** Client protocols to load each target with (those it supports). Default http only. */
+  readonly protocols: readonly Protocol[];
+  /** HTTP/2 rows: concurrent streams per connection; connections / streams connections. Default 10. */
+  readonly h2Streams: number;
   /** Rewrite the results section of docs/benchmarks.md. Default off. */
   readonly writeDocs: boolean;
   /** Pin the proxy to one core and load + backends to the others. Default on when there are ≥ 2 cores. */
@@ -20,19 +25,29 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [--rounds 3] [--duration 10s] [--warmup 3s] [--connections 50]
                         [--only direct,fulcrum,haproxy,nginx,fast-proxy,reply-from,http-proxy]
-                        [--no-pin] [--write-docs]`;
+                        [--protocols http,https,h2c,h2 | all] [--h2-streams 10] [--no-pin] [--write-docs]
+  --protocols: http (wrk), https (wrk over TLS), h2c and h2 (h2load; HTTP/2 cleartext and over TLS);
+  TLS and HTTP/2 rows run for direct, fulcrum, haproxy and nginx`;
 
 /** Whole seconds from "10s", "1m" or "10". */
-function seconds(text: string, option: string): number {
+export function seconds(text: string, option: string): number {
   const match = /^(\d+)(s|m)?$/.exec(text);
   if (match === null || Number(match[1]) === 0) throw new Error(`--${option} wants whole seconds like 10s or 1m, got "${text}"`);
   return Number(match[1]) * (match[2] === 'm' ? 60 : 1);
 }
 
-function positive(text: string, option: string): number {
+export function positive(text: string, option: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${option} wants a positive integer, got "${text}"`);
   return n;
+}
+
+function protocols(text: string): Protocol[] {
+  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (names.includes('all')) return [...PROTOCOLS];
+  const unknown = names.filter((name) => !PROTOCOLS.includes(name as Protocol));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`--protocols wants some of ${PROTOCOLS.join(', ')} or all, got "${text}"`);
+  return PROTOCOLS.filter((protocol) => names.includes(protocol));
 }
 
 export function readOptions(argv: readonly string[]): BenchOptions | 'help' {
@@ -45,6 +60,8 @@ export function readOptions(argv: readonly string[]): BenchOptions | 'help' {
       warmup: { type: 'string', default: '3s' },
       connections: { type: 'string', default: '50' },
       only: { type: 'string' },
+      protocols: { type: 'string', default: 'http' },
+      'h2-streams': { type: 'string', default: '10' },
       'write-docs': { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -57,6 +74,8 @@ export function readOptions(argv: readonly string[]): BenchOptions | 'help' {
     warmupS: seconds(values.warmup, 'warmup'),
     connections: positive(values.connections, 'connections'),
     only: values.only?.split(',').map((name) => name.trim()).filter((name) => name !== ''),
+    protocols: protocols(values.protocols),
+    h2Streams: positive(values['h2-streams'], 'h2-streams'),
     writeDocs: values['write-docs'],
     pin: !values['no-pin'],
   };

@@ -44,6 +44,15 @@ export function launch(name: string, command: string, args: readonly string[], l
   return launched;
 }
 
+/** Stops one started process (its group): SIGTERM, then SIGKILL after 2 s. */
+export async function stop(launched: Launched): Promise<void> {
+  if (launched.exitReason !== undefined) return;
+  signalGroup(launched.pid, 'SIGTERM');
+  const timer = setTimeout(() => signalGroup(launched.pid, 'SIGKILL'), 2000);
+  await launched.exited;
+  clearTimeout(timer);
+}
+
 /** Synchronous so it can run from an 'exit' handler: SIGTERM to each group, then SIGKILL to stragglers. */
 export function stopAll(): void {
   for (const child of running) signalGroup(child.pid!, 'SIGTERM');
@@ -101,6 +110,16 @@ export function childrenOf(pid: number): number[] {
 export function peakRssKiB(pid: number): number | undefined {
   try {
     const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size in KiB now (VmRSS). */
+export function currentRssKiB(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
     return match === null ? undefined : Number(match[1]);
   } catch {
     return undefined;

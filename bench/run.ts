@@ -1,19 +1,21 @@
 // `npm run bench`: wrk against Fulcrum, HAProxy, NGINX, three Node.js proxies and the backends directly,
 // in interleaved rounds (order rotated each round) so drift on the machine spreads over every target.
+// With --protocols, also over TLS (wrk) and HTTP/2 (h2load), each protocol on its own instance of a target.
 // A target that fails to start or to answer is reported and left out; the others still run.
-// Flow: options → binaries → backends → start + check + warm up each target → rounds → tables.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+// Flow: options → binaries → certificate → backends → start + check + warm up each target → rounds → tables.
 import { LARGE_BODY_BYTES, SMALL_BODY, startBackends } from './backends.ts';
 import { snapshot, usage } from './cpu.ts';
 import { writeResults } from './docs.ts';
+import { runH2load } from './h2load.ts';
+import { runHarness } from './lifecycle.ts';
 import { freePort, probe } from './net.ts';
 import { readOptions, USAGE, type BenchOptions } from './options.ts';
-import { childrenOf, peakRssKiB, resetPeakRss, stopAll } from './processes.ts';
+import { childrenOf, peakRssKiB, resetPeakRss } from './processes.ts';
+import { PROTOCOL_INFO, usesTls, type Protocol } from './protocols.ts';
 import { isDisturbed, renderTable, summarize, type Sample } from './report.ts';
-import { describeMachine, ensureBinaries, pinSelf, planCpus, type CpuPlan } from './system.ts';
+import { describeMachine, ensureBinaries, nodeBinary, pinSelf, planCpus, ROOT, type CpuPlan } from './system.ts';
 import { direct, fulcrum, haproxy, nginx, nodeProxy, type RunningTarget, type Target, type Upstream } from './targets/index.ts';
+import { makeCertificate, type TlsFiles } from './tls.ts';
 import { runWrk } from './wrk.ts';
 
 const TARGETS: readonly Target[] = [
@@ -37,12 +39,20 @@ const BODIES: readonly Body[] = [
   { label: '64 KiB body (GET /64k)', path: '/64k', bytes: LARGE_BODY_BYTES },
 ];
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+/** One table: a protocol and a body. Plain HTTP/1.1 tables keep the body's label as their name. */
+interface Case {
+  readonly protocol: Protocol;
+  readonly body: Body;
+  readonly label: string;
+}
 
-/** The project's Node.js: this one when it is 26 or newer (as under npm), else the `node` package's binary. */
-function nodeBinary(): string {
-  const major = Number(process.versions.node.split('.')[0]);
-  return major >= 26 ? process.execPath : `${ROOT}/node_modules/.bin/node`;
+function casesOf(protocols: readonly Protocol[]): Case[] {
+  return protocols.flatMap((protocol) =>
+    BODIES.map((body) => {
+      const prefix = PROTOCOL_INFO[protocol].label;
+      return { protocol, body, label: prefix === '' ? body.label : `${prefix}, ${body.label}` };
+    }),
+  );
 }
 
 function selectTargets(only: readonly string[] | undefined): Target[] {
@@ -53,9 +63,9 @@ function selectTargets(only: readonly string[] | undefined): Target[] {
 }
 
 /** One GET per body on a fresh connection: right status and length, or the target is failed before load. */
-async function check(origin: string): Promise<void> {
+async function check(origin: string, protocol: Protocol = 'http'): Promise<void> {
   for (const body of BODIES) {
-    const answer = await probe(origin + body.path);
+    const answer = await probe(origin + body.path, 5000, PROTOCOL_INFO[protocol].http2);
     if (answer.status !== 200 || answer.bytes !== body.bytes) {
       throw new Error(`GET ${body.path} answered ${answer.status} with ${answer.bytes} bytes, want 200 with ${body.bytes}`);
     }
@@ -64,7 +74,10 @@ async function check(origin: string): Promise<void> {
 
 interface Live {
   readonly target: Target;
+  readonly protocol: Protocol;
   readonly running: RunningTarget;
+  /** The target's name, with the protocol for the others than http: logs and messages. */
+  readonly instance: string;
 }
 
 /** What every target and run shares. */
@@ -76,41 +89,56 @@ interface Shared {
   readonly node: string;
   /** The backends' worker, whose CPU counts as the load side's own. */
   readonly backendPid: number | undefined;
+  readonly tls: TlsFiles | undefined;
+  readonly backendOrigins: Partial<Record<Protocol, string>>;
 }
 
-async function startAll(targets: readonly Target[], shared: Shared, failures: Map<string, string>): Promise<Live[]> {
+/** Failure reasons per protocol, then per target name. */
+type Failures = Map<Protocol, Map<string, string>>;
+
+function fail(failures: Failures, protocol: Protocol, target: string, reason: string): void {
+  const map = failures.get(protocol) ?? new Map<string, string>();
+  map.set(target, reason);
+  failures.set(protocol, map);
+}
+
+async function startAll(targets: readonly Target[], protocols: readonly Protocol[], shared: Shared, failures: Failures): Promise<Live[]> {
   const live: Live[] = [];
-  for (const target of targets) {
-    try {
-      const context = { ...shared, port: await freePort(), cpus: shared.cpus.proxy, root: ROOT };
-      const running = await target.start(context);
-      await check(running.url);
-      live.push({ target, running });
-      console.log(`  ${target.name.padEnd(11)} ready at ${running.url}`);
-    } catch (error) {
-      failures.set(target.name, (error as Error).message);
-      console.log(`  ${target.name.padEnd(11)} FAILED: ${(error as Error).message}`);
+  for (const protocol of protocols) {
+    for (const target of targets.filter((t) => t.protocols.includes(protocol))) {
+      const instance = protocol === 'http' ? target.name : `${target.name} ${protocol}`;
+      try {
+        const context = { ...shared, port: await freePort(), cpus: shared.cpus.proxy, root: ROOT, protocol };
+        const running = await target.start(context);
+        await check(running.url, protocol);
+        live.push({ target, protocol, running, instance });
+        console.log(`  ${instance.padEnd(17)} ready at ${running.url}`);
+      } catch (error) {
+        fail(failures, protocol, target.name, (error as Error).message);
+        console.log(`  ${instance.padEnd(17)} FAILED: ${(error as Error).message}`);
+      }
     }
   }
   return live;
 }
 
-/** One wrk run; the target's peak RSS is reset before it, so the peak read after belongs to this run. */
-async function measure(live: Live, body: Body, durationS: number, options: BenchOptions, shared: Shared): Promise<Sample> {
+/** One wrk (h2load for HTTP/2) run; the target's peak RSS is reset before it, so the peak read after belongs to this run. */
+async function measure(live: Live, item: Case, durationS: number, options: BenchOptions, shared: Shared): Promise<Sample> {
   const pid = live.running.measuredPid;
   if (pid !== undefined) resetPeakRss(pid);
   const watched = { proxyPid: pid, backendPid: shared.backendPid, proxyCore: shared.cpus.proxy, loadCores: shared.cpus.load };
   const before = snapshot(watched);
-  const result = await runWrk({
-    url: live.running.url + body.path,
+  const load = {
+    url: live.running.url + item.body.path,
     connections: options.connections,
     durationS,
     cpus: shared.cpus.load,
-    logPath: `${shared.dir}/wrk-${live.target.name}.log`,
-  });
+    logPath: `${shared.dir}/load-${live.instance.replace(' ', '-')}.log`,
+  };
+  const result = PROTOCOL_INFO[live.protocol].http2 ? await runH2load({ ...load, streams: options.h2Streams }) : await runWrk(load);
   const cpu = usage(before, snapshot(watched));
   const rssKiB = pid === undefined ? undefined : peakRssKiB(pid);
-  return { target: live.target.name, body: body.label, result, rssKiB, cpu };
+  return { target: live.target.name, body: item.label, result, rssKiB, cpu };
 }
 
 function describeSample({ target, result, rssKiB, cpu }: Sample): string {
@@ -134,33 +162,50 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 
 async function main(options: BenchOptions, dir: string): Promise<void> {
   const targets = selectTargets(options.only);
+  const { protocols } = options;
+  const tlsNeeded = protocols.some(usesTls);
+  const http2Needed = protocols.some((p) => PROTOCOL_INFO[p].http2);
   const cpus = planCpus(options.pin);
-  const needed = ['wrk', 'nginx', ...(targets.some((t) => t.name === 'haproxy') ? ['haproxy'] : []), ...(cpus.proxy ? ['taskset'] : [])];
+  const needed = [
+    'wrk',
+    'nginx',
+    ...(targets.some((t) => t.name === 'haproxy') ? ['haproxy'] : []),
+    ...(cpus.proxy ? ['taskset'] : []),
+    ...(tlsNeeded ? ['openssl'] : []),
+    ...(http2Needed ? ['h2load'] : []),
+  ];
   const binaries = ensureBinaries(needed);
   const node = nodeBinary();
   const machine = describeMachine(binaries, node);
   console.log(`machine: ${machine.nproc} cores, ${machine.cpuModel}; ${Object.entries(machine.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`pinning: ${cpus.description}`);
-  const settings = `wrk -t1 -c${options.connections} -d${options.durationS}s --latency, keep-alive; ${options.rounds} round(s), medians`;
+  const h2Clients = Math.max(1, Math.round(options.connections / options.h2Streams));
+  const settings =
+    `wrk -t1 -c${options.connections} -d${options.durationS}s --latency, keep-alive` +
+    (http2Needed ? `; HTTP/2: h2load -t1 -c${h2Clients} -m${options.h2Streams} -D ${options.durationS}` : '') +
+    (tlsNeeded ? '; TLS: self-signed ECDSA P-256 certificate, versions and ciphers as negotiated by default' : '') +
+    `; ${options.rounds} round(s), medians`;
   console.log(`load: ${settings}`);
 
   // The harness's own bits of work (spawning, reading /proc) stay off the proxy's core too.
   if (cpus.load !== undefined) pinSelf(cpus.load);
-  const backends = await startBackends(dir, binaries.nginx, cpus.load);
+  const tls = tlsNeeded ? makeCertificate(dir, binaries.openssl) : undefined;
+  const backends = await startBackends(dir, binaries.nginx, cpus.load, protocols, tls);
   for (const upstream of backends.upstreams) await check(`http://${upstream.host}:${upstream.port}`);
   console.log(`backends: nginx on ports ${backends.upstreams.map((u) => u.port).join(', ')}`);
 
-  const failures = new Map<string, string>();
+  const failures: Failures = new Map();
   const backendWorkers = childrenOf(backends.launched.pid);
   const backendPid = backendWorkers.length === 1 ? backendWorkers[0] : undefined;
-  const shared: Shared = { dir, upstreams: backends.upstreams, cpus, binaries, node, backendPid };
+  const shared: Shared = { dir, upstreams: backends.upstreams, cpus, binaries, node, backendPid, tls, backendOrigins: backends.origins };
   console.log('starting targets:');
-  let live = await startAll(targets, shared, failures);
+  let live = await startAll(targets, protocols, shared, failures);
+  const cases = casesOf(protocols);
 
   const drop = (entry: Live, reason: string): void => {
-    failures.set(entry.target.name, reason);
+    fail(failures, entry.protocol, entry.target.name, reason);
     live = live.filter((l) => l !== entry);
-    console.log(`  ${entry.target.name} FAILED: ${reason}`);
+    console.log(`  ${entry.instance} FAILED: ${reason}`);
   };
   const stillRunning = (entry: Live): boolean => {
     const ended = entry.running.launched?.exitReason;
@@ -168,12 +213,12 @@ async function main(options: BenchOptions, dir: string): Promise<void> {
     return ended === undefined;
   };
 
-  console.log(`warming up (${options.warmupS}s per target and body):`);
+  console.log(`warming up (${options.warmupS}s per target, protocol and body):`);
   for (const entry of [...live]) {
-    for (const body of BODIES) {
+    for (const item of cases.filter((c) => c.protocol === entry.protocol)) {
       if (!stillRunning(entry)) break;
       try {
-        await measure(entry, body, options.warmupS, options, shared);
+        await measure(entry, item, options.warmupS, options, shared);
       } catch (error) {
         drop(entry, `warm-up: ${(error as Error).message}`);
         break;
@@ -183,13 +228,13 @@ async function main(options: BenchOptions, dir: string): Promise<void> {
 
   const samples: Sample[] = [];
   for (let round = 0; round < options.rounds; round++) {
-    for (const body of BODIES) {
-      for (const entry of rotate(live, round)) {
+    for (const item of cases) {
+      for (const entry of rotate(live.filter((l) => l.protocol === item.protocol), round)) {
         if (!live.includes(entry) || !stillRunning(entry)) continue;
         try {
-          const sample = await measure(entry, body, options.durationS, options, shared);
+          const sample = await measure(entry, item, options.durationS, options, shared);
           samples.push(sample);
-          console.log(`round ${round + 1}/${options.rounds}  ${body.path.padEnd(4)}  ${describeSample(sample)}`);
+          console.log(`round ${round + 1}/${options.rounds}  ${item.protocol.padEnd(5)} ${item.body.path.padEnd(4)}  ${describeSample(sample)}`);
         } catch (error) {
           drop(entry, (error as Error).message);
         }
@@ -197,8 +242,13 @@ async function main(options: BenchOptions, dir: string): Promise<void> {
     }
   }
 
-  const names = targets.map((t) => t.name);
-  const tables = new Map(BODIES.map((body) => [body.label, renderTable(summarize(names, body.label, samples, failures))]));
+  const tables = new Map(
+    cases.map((item) => {
+      const names = targets.filter((t) => t.protocols.includes(item.protocol)).map((t) => t.name);
+      const reasons = failures.get(item.protocol) ?? new Map<string, string>();
+      return [item.label, renderTable(summarize(names, item.label, samples, reasons))];
+    }),
+  );
   console.log('');
   for (const [label, table] of tables) console.log(`${label}, medians of ${options.rounds} round(s)\n${table}\n`);
   console.log(`pinning: ${cpus.description}`);
@@ -225,30 +275,8 @@ function start(): void {
     console.log(USAGE);
     return;
   }
-  // Readable by the unprivileged NGINX workers that a root master starts.
-  const dir = mkdtempSync(`${os.tmpdir()}/fulcrum-bench-`);
-  chmodSync(dir, 0o755);
-  let cleaned = false;
-  const cleanUp = (): void => {
-    if (cleaned) return;
-    cleaned = true;
-    stopAll();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', cleanUp);
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    process.on(signal, () => {
-      console.error(`\n${signal}: stopping`);
-      cleanUp();
-      process.exit(code);
-    });
-  }
-  main(options, dir)
-    .catch((error: unknown) => {
-      console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
-    })
-    .finally(cleanUp);
+  const chosen = options;
+  runHarness('bench', (dir) => main(chosen, dir));
 }
 
 start();

@@ -3,8 +3,26 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 
-const DEBIAN_PACKAGE: Record<string, string> = { wrk: 'wrk', haproxy: 'haproxy', nginx: 'nginx', taskset: 'util-linux' };
+const DEBIAN_PACKAGE: Record<string, string> = {
+  wrk: 'wrk',
+  haproxy: 'haproxy',
+  nginx: 'nginx',
+  taskset: 'util-linux',
+  prlimit: 'util-linux',
+  h2load: 'nghttp2-client',
+  openssl: 'openssl',
+};
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+
+/** The project's Node.js: this one when it is 26 or newer (as under npm), else the `node` package's binary. */
+export function nodeBinary(): string {
+  const major = Number(process.versions.node.split('.')[0]);
+  return major >= 26 ? process.execPath : `${ROOT}/node_modules/.bin/node`;
+}
 
 /** Absolute path of `name`, looking past a PATH that lacks the sbin folders. */
 export function findBinary(name: string): string | undefined {
@@ -69,7 +87,7 @@ export function planCpus(pin: boolean): CpuPlan {
   }
   const proxy = String(cpus[cpus.length - 1]);
   const load = cpus.slice(0, -1).join(',');
-  return { proxy, load, description: `proxy on core ${proxy}; wrk and backends on core(s) ${load}` };
+  return { proxy, load, description: `proxy on core ${proxy}; load generator and backends on core(s) ${load}` };
 }
 
 /** Moves this process and all its threads onto `cores`. */
@@ -99,5 +117,7 @@ export function describeMachine(binaries: Readonly<Record<string, string>>, node
   if (binaries.wrk) versions.wrk = /wrk (\S+)/.exec(firstLine(binaries.wrk, ['--version']))?.[1] ?? '?';
   if (binaries.haproxy) versions.haproxy = /version (\S+)/.exec(firstLine(binaries.haproxy, ['-v']))?.[1] ?? '?';
   if (binaries.nginx) versions.nginx = /nginx\/(\S+)/.exec(firstLine(binaries.nginx, ['-v']))?.[1] ?? '?';
+  if (binaries.h2load) versions.h2load = /nghttp2\/(\S+)/.exec(firstLine(binaries.h2load, ['--version']))?.[1] ?? '?';
+  if (binaries.openssl) versions.openssl = /OpenSSL (\S+)/.exec(firstLine(binaries.openssl, ['version']))?.[1] ?? '?';
   return { nproc: os.availableParallelism(), cpuModel, kernel: `${os.type()} ${os.release()}`, versions };
 }

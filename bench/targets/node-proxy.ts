@@ -6,6 +6,7 @@ export function nodeProxy(name: string, summary: string): Target {
   return {
     name,
     summary,
+    protocols: ['http'],
     start(context) {
       const upstreams = context.upstreams.map((u) => `${u.host}:${u.port}`);
       const script = `${context.root}/bench/proxies/${name}.ts`;

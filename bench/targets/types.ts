@@ -1,5 +1,7 @@
 // The shape every compared target has: what it is given to start, and what the harness needs back.
 import type { Launched } from '../processes.ts';
+import type { Protocol } from '../protocols.ts';
+import type { TlsFiles } from '../tls.ts';
 
 export interface Upstream {
   readonly host: string;
@@ -20,10 +22,16 @@ export interface TargetContext {
   /** Repository root. */
   readonly root: string;
   readonly binaries: Readonly<Record<string, string>>;
+  /** What clients speak to the target (one of the target's `protocols`); HTTP/1.1 when absent. */
+  readonly protocol?: Protocol;
+  /** The certificate for TLS listeners; present when a TLS protocol is loaded. */
+  readonly tls?: TlsFiles;
+  /** Where the first backend answers each protocol it serves (what `direct` loads). */
+  readonly backendOrigins?: Readonly<Partial<Record<Protocol, string>>>;
 }
 
 export interface RunningTarget {
-  /** Origin to load, e.g. http://127.0.0.1:4000 (paths / and /64k are appended). */
+  /** Origin to load, e.g. http://127.0.0.1:4000 or https://… (paths / and /64k are appended). */
   readonly url: string;
   /** The process carrying the traffic, for peak RSS: the worker of a master/worker server. */
   readonly measuredPid: number | undefined;
@@ -35,5 +43,7 @@ export interface Target {
   readonly name: string;
   /** One line for the docs: what runs and with which settings. */
   readonly summary: string;
+  /** Client protocols it is compared on. */
+  readonly protocols: readonly Protocol[];
   start(context: TargetContext): Promise<RunningTarget>;
 }
