@@ -50,8 +50,12 @@ export class Endpoint {
   /** Ends the deregistration delay of a draining endpoint: closes what is still open. */
   deregisterTimer: NodeJS.Timeout | null;
   state: EndpointStateValue;
-  /** Exchanges currently using this endpoint. */
-  inFlight: number;
+  /** Exchanges currently using this endpoint: read and written through `inFlight`. */
+  private inFlightCount: number;
+  /** Told after every `inFlight` change, so a load-ordered balancer (least-connections, least-response-time)
+   *  re-sorts the endpoint in O(log n) rather than scanning all at each pick; null when no balancer listens.
+   *  Set by the balancer that currently has the endpoint in its table (balancing/load-tree.ts). */
+  loadHook: ((e: Endpoint) => void) | null;
   /** Exchanges sent here, successful or not. */
   requests: number;
   /** Connect failures, resets and timeouts. */
@@ -93,7 +97,8 @@ export class Endpoint {
     this.holds = 0;
     this.lastHoldEnd = 0;
     this.state = EndpointState.healthy;
-    this.inFlight = 0;
+    this.inFlightCount = 0;
+    this.loadHook = null;
     this.requests = 0;
     this.failures = 0;
     this.responses = new Float64Array(6);
@@ -117,6 +122,17 @@ export class Endpoint {
     if (this.state === EndpointState.unhealthy) this.state = EndpointState.healthy;
     this.probeSuccesses = 0;
     this.probeFailures = 0;
+  }
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  // HOT PATH: every exchange start and end (`endpoint.inFlight++` / `--`); one null check when no hook is set.
+  set inFlight(value: number) {
+    this.inFlightCount = value;
+    const hook = this.loadHook;
+    if (hook !== null) hook(this);
   }
 
   get weight(): number {

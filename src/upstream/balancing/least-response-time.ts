@@ -2,11 +2,16 @@
 // time-decayed average of observed response times (half-life `decay`) — NGINX Plus `least_time header`.
 // Endpoints not yet observed are scored with the mean of the observed ones (not tried first, so a new or
 // recovered endpoint is not flooded); with no observations at all this is weighted least connections. Ties
-// go round robin. Property (least-response-time.test.ts): a 10× slower endpoint gets a far smaller share.
+// go round robin. O(log n) per pick, in-flight change and observation: observed endpoints sit in one
+// tournament tree (load-tree.ts) by latency × (inFlight + 1) / weight, unobserved ones in another by
+// (inFlight + 1) / weight — one factor, the mean, scales them all, so a new mean reorders nothing and the pick
+// compares the two roots. Property (least-response-time.test.ts): a 10× slower endpoint gets a far smaller
+// share; every pick matches a linear scan of the scores.
 import { z } from 'zod';
 import type { Plugin } from '../../core/registry.ts';
 import { durationSchema } from '../../core/units.ts';
 import type { Endpoint } from '../endpoint.ts';
+import { LoadHooks, LoadTree } from './load-tree.ts';
 import { isTried, type Balancer, type Outcome, type PickContext } from './types.ts';
 
 export const schema = z
@@ -22,6 +27,9 @@ export type LeastResponseTimeOptions = z.infer<typeof schema>;
 export type Clock = () => number;
 export const monotonicClock: Clock = () => performance.now();
 
+/** Latencies below this count as this (ms), so scores stay comparable when samples are 0 ms. */
+const LATENCY_FLOOR_MS = 0.001;
+
 export class LeastResponseTime implements Balancer {
   private endpoints: readonly Endpoint[];
   private index: Map<Endpoint, number>;
@@ -34,6 +42,13 @@ export class LeastResponseTime implements Balancer {
   private latency: Float64Array;
   private observedSum: number;
   private observedCount: number;
+  /** Slots with weight > 0 by score: `observed` holds latency·(inFlight + 1)/weight for those with samples,
+   *  `unobserved` (inFlight + 1)/weight for the rest, whose score is that times the mean latency. */
+  private readonly observed: LoadTree;
+  private readonly unobserved: LoadTree;
+  private readonly hooks: LoadHooks;
+  /** Slots hidden from the trees during one pick because the exchange already tried them. */
+  private hidden: Int32Array;
   private next: number;
   private readonly halfLifeMs: number;
   private readonly now: Clock;
@@ -48,6 +63,10 @@ export class LeastResponseTime implements Balancer {
     this.latency = new Float64Array(0);
     this.observedSum = 0;
     this.observedCount = 0;
+    this.observed = new LoadTree();
+    this.unobserved = new LoadTree();
+    this.hooks = new LoadHooks();
+    this.hidden = new Int32Array(0);
     this.next = 0;
     this.halfLifeMs = options.decay;
     this.now = now;
@@ -86,7 +105,16 @@ export class LeastResponseTime implements Balancer {
     this.mass = mass;
     this.stampMs = stampMs;
     this.latency = latency;
+    this.hidden = new Int32Array(n);
+    this.hooks.attach(eligible, (slot) => (e) => {
+      if (this.endpoints[slot] === e) this.rescore(slot, e.inFlight);
+    });
+    this.load();
     if (this.next >= n) this.next = 0;
+  }
+
+  close(): void {
+    this.hooks.release();
   }
 
   /** Folds one exchange's latency in. A failure never lowers the estimate: it counts as at least the
@@ -111,6 +139,15 @@ export class LeastResponseTime implements Balancer {
       this.observedSum += after;
       this.observedCount++;
     }
+    if (this.weights[i] <= 0) return;
+    const inFlight = this.endpoints[i].inFlight;
+    if (observed) this.observed.setNum(i, floorLatency(after) * (inFlight + 1));
+    else {
+      // first sample: moves from the unobserved tree to the observed one
+      this.unobserved.remove(i);
+      this.observed.place(i, floorLatency(after) * (inFlight + 1), this.weights[i]);
+      this.observed.insert(i);
+    }
   }
 
   /** The latency estimate used for endpoint i (for tests and the admin API). */
@@ -119,32 +156,82 @@ export class LeastResponseTime implements Balancer {
     return i === undefined || this.mass[i] === 0 ? undefined : this.latency[i];
   }
 
-  // HOT PATH: one pass over typed arrays; the pool mean is kept up to date by observe(), not recomputed.
+  // HOT PATH: the better of the two trees' first minima from `next`; already tried ones (a retry) are hidden
+  // and the trees asked again, so the cost is O((k + 1) log n) for k tried endpoints that beat the untried best.
   pick(ctx: PickContext): Endpoint | undefined {
+    if (!this.hooks.heardAll()) this.load(); // hooks changed hands (a reload; load-tree.ts): re-read
+    const list = this.endpoints;
+    let i = this.best();
+    if (i >= 0 && isTried(list[i], ctx)) i = this.bestUntried(ctx, i);
+    if (i < 0) return undefined;
+    this.next = i + 1 === list.length ? 0 : i + 1;
+    return list[i];
+  }
+
+  /** The slot a scan from `next` keeping the first strictly lowest score would pick, or -1. */
+  private best(): number {
+    const o = this.observed;
+    const u = this.unobserved;
+    const a = o.first(this.next);
+    const b = u.first(this.next);
+    if (a < 0) return b;
+    if (b < 0) return a;
+    // latency·(inFlight + 1)/weight against (Σ latency / count)·(inFlight + 1)/weight, cross-multiplied: no
+    // division, so whole-millisecond latencies compare exactly (the trees hold one observer at least, count > 0)
+    const count = this.observedCount;
+    const sum = this.observedSum > LATENCY_FLOOR_MS * count ? this.observedSum : LATENCY_FLOOR_MS * count;
+    const sa = o.num[a] * u.den[b] * count;
+    const sb = sum * u.num[b] * o.den[a];
+    if (sa !== sb) return sa < sb ? a : b;
+    const n = this.endpoints.length;
+    return (a - this.next + n) % n < (b - this.next + n) % n ? a : b;
+  }
+
+  private bestUntried(ctx: PickContext, i: number): number {
+    const list = this.endpoints;
+    let hidden = 0;
+    while (i >= 0 && isTried(list[i], ctx)) {
+      this.treeOf(i).remove(i);
+      this.hidden[hidden++] = i;
+      i = this.best();
+    }
+    while (hidden > 0) {
+      const h = this.hidden[--hidden];
+      this.treeOf(h).insert(h);
+    }
+    return i;
+  }
+
+  private treeOf(i: number): LoadTree {
+    return this.mass[i] > 0 ? this.observed : this.unobserved;
+  }
+
+  /** Slot i's in-flight count changed. */
+  private rescore(i: number, inFlight: number): void {
+    if (this.mass[i] > 0) this.observed.setNum(i, floorLatency(this.latency[i]) * (inFlight + 1));
+    else this.unobserved.setNum(i, inFlight + 1);
+  }
+
+  /** Reads every score into fresh trees: O(n). */
+  private load(): void {
     const list = this.endpoints;
     const n = list.length;
-    // Unobserved endpoints get the mean; a latency floor keeps scores comparable when samples are 0 ms.
-    const mean = this.observedCount > 0 ? this.observedSum / this.observedCount : 1;
-    let best = -1;
-    let bestScore = Infinity;
-    let i = this.next;
-    for (let k = 0; k < n; k++) {
-      const e = list[i];
+    this.observed.reset(n);
+    this.unobserved.reset(n);
+    for (let i = 0; i < n; i++) {
       const w = this.weights[i];
-      if (w > 0 && !isTried(e, ctx)) {
-        const latency = this.mass[i] > 0 ? this.latency[i] : mean;
-        const score = ((latency > 0.001 ? latency : 0.001) * (e.inFlight + 1)) / w;
-        if (best < 0 || score < bestScore) {
-          best = i;
-          bestScore = score;
-        }
-      }
-      i = i + 1 === n ? 0 : i + 1;
+      if (!(w > 0)) continue;
+      const inFlight = list[i].inFlight;
+      if (this.mass[i] > 0) this.observed.place(i, floorLatency(this.latency[i]) * (inFlight + 1), w);
+      else this.unobserved.place(i, inFlight + 1, w);
     }
-    if (best < 0) return undefined;
-    this.next = best + 1 === n ? 0 : best + 1;
-    return list[best];
+    this.observed.build();
+    this.unobserved.build();
   }
+}
+
+function floorLatency(latencyMs: number): number {
+  return latencyMs > LATENCY_FLOOR_MS ? latencyMs : LATENCY_FLOOR_MS;
 }
 
 export const leastResponseTime: Plugin<typeof schema, Balancer> = {

@@ -43,7 +43,7 @@ describe('defaults', () => {
     const listener = config.listeners[0];
     assert.equal(listener.protocol, 'http');
     assert.deepEqual(listener.address, { host: '127.0.0.1', port: 8080, text: '127.0.0.1:8080' });
-    assert.deepEqual(listener.timeouts, { requestHeader: 10_000, keepAlive: 60_000, request: 0 });
+    assert.deepEqual(listener.timeouts, { requestHeader: 10_000, keepAlive: 60_000, request: 0, tunnelIdle: 3_600_000 });
     assert.deepEqual(listener.limits, { maxRequestLine: 8_192, maxHeaderSize: 32_768, maxHeaders: 100 });
     assert.deepEqual(listener.trustedProxies, []);
     assert.equal(listener.requestIdHeader, 'x-request-id');
@@ -98,7 +98,7 @@ describe('parsed values', () => {
     });
     const config = valid(raw);
     const listener = config.listeners[0];
-    assert.deepEqual(listener.timeouts, { requestHeader: 5_000, keepAlive: 1_500, request: 120_000 });
+    assert.deepEqual(listener.timeouts, { requestHeader: 5_000, keepAlive: 1_500, request: 120_000, tunnelIdle: 3_600_000 });
     assert.deepEqual(listener.limits, { maxRequestLine: 4_096, maxHeaderSize: 1_048_576, maxHeaders: 50 });
     assert.deepEqual(listener.trustedProxies.map((c) => c.text), ['10.0.0.0/8', '::1/128']);
     assert.equal(listener.requestIdHeader, 'x-trace-id');

@@ -137,3 +137,118 @@ describe('least-connections', () => {
     assert.ok(picks > 100_000, `only ${picks} picks`);
   });
 });
+
+// The O(log n) tree against the O(n) scan it replaced: the same pick, exactly, at every step.
+describe('least-connections against a linear scan', () => {
+  let operations = 0;
+  const weightChoices = [0, 0.5, 1, 1, 2, 3, 4, 8];
+
+  /** The scan: from `next`, the first endpoint of strictly least inFlight/weight, untried, weight > 0. */
+  function scan(table: readonly Endpoint[], weights: readonly number[], next: number, ctx: PickContext): number {
+    let best = -1;
+    for (let k = 0; k < table.length; k++) {
+      const i = (next + k) % table.length;
+      const e = table[i];
+      if (weights[i] > 0 && e.triedEpoch !== ctx.epoch && (best < 0 || e.inFlight * weights[best] < table[best].inFlight * weights[i])) best = i;
+    }
+    return best;
+  }
+
+  it('picks what the scan picks over 100k random load changes, retries and weight updates', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.tuple(fc.nat({ max: 9 }), fc.nat({ max: 1000 }), fc.nat({ max: 1000 })), { minLength: 800, maxLength: 1500 }),
+        (size, ops) => {
+          // the table is a subset of these; the rest change load too, and must be ignored
+          const all = endpoints(new Array<number>(size + 3).fill(1));
+          let table = all.slice(0, size);
+          let weights = table.map((e) => e.effectiveWeight);
+          const balancer = new LeastConnections();
+          balancer.update(table);
+          let next = 0;
+          const ctx = new PickContext();
+          beginPick(ctx);
+          for (const [op, a, b] of ops) {
+            const e = all[a % all.length];
+            operations++;
+            if (op <= 1) e.inFlight++;
+            else if (op === 2 && e.inFlight > 0) e.inFlight--;
+            else if (op === 3) e.inFlight = b % 6;
+            else if (op === 9) {
+              // update(): a new subset in a new order with new weights (slow start, admin, zero)
+              table = all.filter((_, i) => (a >> i % 10) & 1 || i % 3 === b % 3);
+              if (b & 1) table.reverse();
+              table.forEach((t, i) => (t.effectiveWeight = weightChoices[(b + i) % weightChoices.length]));
+              weights = table.map((t) => t.effectiveWeight);
+              balancer.update(table);
+              if (next >= table.length) next = 0;
+            } else {
+              // a pick: a new exchange, or a retry of the current one with its earlier picks tried
+              if (op <= 6) beginPick(ctx);
+              if (op === 5) for (let i = 0; i < table.length; i++) if ((b >> i % 10) & 1) markTried(table[i], ctx);
+              const expected = scan(table, weights, next, ctx);
+              const got = balancer.pick(ctx);
+              picks++;
+              assert.equal(got === undefined ? -1 : table.indexOf(got), expected);
+              if (got !== undefined) {
+                next = (expected + 1) % table.length;
+                markTried(got, ctx);
+                if (op !== 8) got.inFlight++;
+              }
+            }
+          }
+        },
+      ),
+      { seed, numRuns: 100 },
+    );
+    assert.ok(operations > 100_000, `only ${operations} operations`);
+  });
+
+  it('rotates ties in slot order from one past the last pick, at 1,000 endpoints', () => {
+    const set = endpoints(new Array<number>(1000).fill(1));
+    const balancer = new LeastConnections();
+    balancer.update(set);
+    const ctx = new PickContext();
+    beginPick(ctx);
+    for (let i = 0; i < 2500; i++) assert.equal(balancer.pick(ctx), set[i % 1000]);
+    set[10].inFlight = 1; // no longer tied: skipped by the rotation
+    for (let i = 0; i < 20; i++) assert.notEqual(balancer.pick(ctx), set[10]);
+  });
+
+  it('skips tried endpoints, taking the next tied one, then the next least loaded', () => {
+    const set = endpoints([1, 1, 1, 1]);
+    const inFlight = [2, 0, 0, 1];
+    set.forEach((e, i) => (e.inFlight = inFlight[i]));
+    const balancer = new LeastConnections();
+    balancer.update(set);
+    const ctx = new PickContext();
+    beginPick(ctx);
+    const order: number[] = [];
+    for (let e = balancer.pick(ctx); e !== undefined; e = balancer.pick(ctx)) {
+      order.push(set.indexOf(e));
+      markTried(e, ctx);
+    }
+    assert.deepEqual(order, [1, 2, 3, 0]);
+    beginPick(ctx); // a new exchange: nothing tried, the rotation goes on after 0
+    assert.equal(balancer.pick(ctx), set[1]);
+  });
+
+  it('follows weight changes made through update()', () => {
+    const set = endpoints([1, 1, 1]);
+    set.forEach((e) => (e.inFlight = 4));
+    const balancer = new LeastConnections();
+    balancer.update(set);
+    const ctx = new PickContext();
+    beginPick(ctx);
+    set[2].effectiveWeight = 4; // slow start over, or a new weight: 4/4 beats 4/1
+    balancer.update(set);
+    assert.equal(balancer.pick(ctx), set[2]);
+    set[2].effectiveWeight = 0;
+    set[2].inFlight = 0;
+    balancer.update(set);
+    assert.notEqual(balancer.pick(ctx), set[2], 'weight 0: never picked, even idle');
+    set[0].inFlight = 0; // a load change after the update still reaches the tree
+    assert.equal(balancer.pick(ctx), set[0]);
+  });
+});

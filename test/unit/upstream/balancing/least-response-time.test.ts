@@ -4,6 +4,7 @@
 // gets under 5% of the picks where round robin would give it 20%.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { LeastResponseTime } from '../../../../src/upstream/balancing/least-response-time.ts';
 import { RoundRobin } from '../../../../src/upstream/balancing/round-robin.ts';
 import { beginPick, markTried, PickContext } from '../../../../src/upstream/balancing/types.ts';
@@ -114,5 +115,130 @@ describe('least-response-time', () => {
 
   it('simulated more than 100k picks', () => {
     assert.ok(picks > 100_000, `only ${picks} picks`);
+  });
+});
+
+// The O(log n) trees against the O(n) scan they replaced: the same pick, exactly, at every step. Latencies are
+// whole milliseconds and decay 0 (the estimate is the latest sample), so the scan can compare exact rationals.
+describe('least-response-time against a linear scan', () => {
+  let operations = 0;
+
+  /** The scan: from `next`, the first untried endpoint of weight > 0 with the strictly lowest score. */
+  function scan(balancer: LeastResponseTime, table: readonly Endpoint[], weights: readonly number[], next: number, ctx: PickContext): number {
+    let sum = 0n;
+    let count = 0n;
+    for (const e of table) {
+      const latency = balancer.latencyOf(e);
+      if (latency !== undefined) {
+        sum += BigInt(latency);
+        count++;
+      }
+    }
+    // score = top / bottom: latency·(inFlight + 1)/weight, or (Σ latency / count)·(inFlight + 1)/weight
+    let best = -1;
+    let bestTop = 0n;
+    let bestBottom = 1n;
+    for (let k = 0; k < table.length; k++) {
+      const i = (next + k) % table.length;
+      const e = table[i];
+      if (!(weights[i] > 0) || e.triedEpoch === ctx.epoch) continue;
+      const latency = balancer.latencyOf(e);
+      const load = BigInt(e.inFlight + 1);
+      const w = BigInt(weights[i]);
+      const top = latency !== undefined ? BigInt(latency) * load : count > 0n ? sum * load : load;
+      const bottom = latency !== undefined || count === 0n ? w : count * w;
+      if (best < 0 || top * bestBottom < bestTop * bottom) {
+        best = i;
+        bestTop = top;
+        bestBottom = bottom;
+      }
+    }
+    return best;
+  }
+
+  it('picks what the scan picks over 100k random load changes, observations, retries and weight updates', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.array(fc.tuple(fc.nat({ max: 11 }), fc.nat({ max: 1000 }), fc.nat({ max: 1000 })), { minLength: 800, maxLength: 1500 }),
+        (size, ops) => {
+          const all = endpoints(size + 3);
+          let table = all.slice(0, size);
+          let weights = table.map((e) => e.effectiveWeight);
+          const balancer = new LeastResponseTime({ decay: 0 }, () => 0);
+          balancer.update(table);
+          let next = 0;
+          const ctx = new PickContext();
+          beginPick(ctx);
+          for (const [op, a, b] of ops) {
+            const e = all[a % all.length];
+            operations++;
+            if (op <= 1) e.inFlight++;
+            else if (op === 2 && e.inFlight > 0) e.inFlight--;
+            else if (op === 3) e.inFlight = b % 6;
+            else if (op === 4) balancer.observe(e, { ok: b % 4 !== 0, latencyMs: 1 + (b % 5) * 10 });
+            else if (op === 11) {
+              // update(): a new subset in a new order with new weights; history stays with the endpoint
+              table = all.filter((_, i) => (a >> i % 10) & 1 || i % 3 === b % 3);
+              if (b & 1) table.reverse();
+              table.forEach((t, i) => (t.effectiveWeight = [0, 1, 1, 2, 3, 5][(b + i) % 6]));
+              weights = table.map((t) => t.effectiveWeight);
+              balancer.update(table);
+              if (next >= table.length) next = 0;
+            } else {
+              if (op <= 8) beginPick(ctx);
+              if (op === 6) for (let i = 0; i < table.length; i++) if ((b >> i % 10) & 1) markTried(table[i], ctx);
+              const expected = scan(balancer, table, weights, next, ctx);
+              const got = balancer.pick(ctx);
+              picks++;
+              assert.equal(got === undefined ? -1 : table.indexOf(got), expected);
+              if (got !== undefined) {
+                next = (expected + 1) % table.length;
+                markTried(got, ctx);
+                if (op !== 10) got.inFlight++;
+              }
+            }
+          }
+        },
+      ),
+      { seed: 42, numRuns: 100 },
+    );
+    assert.ok(operations > 100_000, `only ${operations} operations`);
+  });
+
+  it('rotates exact ties between observed and unobserved endpoints', () => {
+    const set = endpoints(4);
+    const balancer = new LeastResponseTime({ decay: 0 }, () => 0);
+    balancer.update(set);
+    balancer.observe(set[0], { ok: true, latencyMs: 10 });
+    balancer.observe(set[1], { ok: true, latencyMs: 20 });
+    balancer.observe(set[2], { ok: true, latencyMs: 15 });
+    // scores 10, 20, 15 and the mean 15 for set[3]: set[0] first, then 15 ties between 2 and 3
+    set[0].inFlight = 1; // 20
+    const ctx = new PickContext();
+    beginPick(ctx);
+    assert.equal(balancer.pick(ctx), set[2]);
+    assert.equal(balancer.pick(ctx), set[3]);
+    assert.equal(balancer.pick(ctx), set[2]);
+    markTried(set[2], ctx);
+    assert.equal(balancer.pick(ctx), set[3]);
+    markTried(set[3], ctx);
+    assert.equal(balancer.pick(ctx), set[0], '20 against 20: the tie goes to the first from one past set[3]');
+  });
+
+  it('re-sorts on observe() and on in-flight changes', () => {
+    const set = endpoints(3);
+    const balancer = new LeastResponseTime({ decay: 0 }, () => 0);
+    balancer.update(set);
+    for (const e of set) balancer.observe(e, { ok: true, latencyMs: 10 });
+    const ctx = new PickContext();
+    beginPick(ctx);
+    balancer.observe(set[1], { ok: true, latencyMs: 5 });
+    assert.equal(balancer.pick(ctx), set[1]);
+    set[1].inFlight = 2; // 15 against 10
+    assert.notEqual(balancer.pick(ctx), set[1]);
+    balancer.observe(set[0], { ok: true, latencyMs: 40 });
+    balancer.observe(set[2], { ok: true, latencyMs: 40 });
+    assert.equal(balancer.pick(ctx), set[1]);
   });
 });
