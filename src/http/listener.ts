@@ -6,6 +6,7 @@
 // picked per handshake from the current settings (tls/certificates.ts), and so is the ALPN protocol.
 import net from 'node:net';
 import tls from 'node:tls';
+import { DEFAULT_CIPHERS, SECURE_OPTIONS } from '../tls/certificates.ts';
 import { clientSocket, Downstream, type DownstreamHost } from './downstream.ts';
 import type { ListenerSettings } from './listener-settings.ts';
 import { createRequire } from 'node:module';
@@ -69,7 +70,7 @@ export class HttpListener implements DownstreamHost, H2SessionHost {
   private defaultContextOptions(): tls.SecureContextOptions {
     const t = this.settings.tls!;
     const pair = t.certificates.defaultPair;
-    return { cert: pair.cert, key: pair.key, minVersion: t.minVersion, ciphers: t.ciphers, ca: t.certificates.clientCa };
+    return { cert: pair.cert, key: pair.key, minVersion: t.minVersion, ciphers: t.ciphers ?? DEFAULT_CIPHERS, secureOptions: SECURE_OPTIONS, ca: t.certificates.clientCa };
   }
 
   private refreshDefault(server: tls.Server): void {

@@ -5,7 +5,20 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import tls from 'node:tls';
+import { constants } from 'node:crypto';
 import { log } from '../core/log.ts';
+
+/** Mozilla's "intermediate" profile (v5.7): the TLS 1.3 suites, then TLS 1.2 ECDHE/DHE with AES-GCM or
+ *  ChaCha20-Poly1305 only — no CBC suites (Lucky13) and nothing without forward secrecy. Node applies the
+ *  `TLS_` names to TLS 1.3 and the rest to TLS 1.2. */
+export const DEFAULT_CIPHERS =
+  'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:' +
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:' +
+  'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305';
+
+/** No TLS 1.2 renegotiation at all: client-initiated renegotiation is a CPU DoS vector (CVE-2011-1473) and
+ *  nothing Fulcrum serves needs it. */
+export const SECURE_OPTIONS = constants.SSL_OP_NO_RENEGOTIATION;
 
 export interface CertificateConfig {
   readonly cert: string;
@@ -54,7 +67,7 @@ export function loadPair(c: CertificateConfig, options: TlsOptions): Loaded {
   let context: tls.SecureContext;
   try {
     const ca = options.clientCa === undefined ? undefined : readFileSync(options.clientCa);
-    context = tls.createSecureContext({ cert, key, minVersion: options.minVersion, ciphers: options.ciphers, ca });
+    context = tls.createSecureContext({ cert, key, minVersion: options.minVersion, ciphers: options.ciphers ?? DEFAULT_CIPHERS, secureOptions: SECURE_OPTIONS, ca });
   } catch (err) {
     throw new Error(`certificate ${c.cert} with key ${c.key} does not load: ${(err as Error).message}`);
   }

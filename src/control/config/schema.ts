@@ -116,7 +116,8 @@ export const listenerTlsSchema = z.strictObject({
   certificates: z.array(z.strictObject({ cert: pemPath, key: pemPath, names: z.array(z.string().min(1)).min(1).optional() })).min(1),
   /** Oldest protocol accepted. Mozilla's "intermediate" profile: TLS 1.2. */
   minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-  /** OpenSSL cipher list for TLS 1.2; default Node's (modern AEAD suites first). */
+  /** OpenSSL cipher list (TLS 1.3 suites by their `TLS_` names, TLS 1.2 ones by OpenSSL's); default Mozilla's
+   *  "intermediate" profile: AEAD suites only, no CBC (tls/certificates.ts DEFAULT_CIPHERS). */
   ciphers: z.string().min(1).optional(),
   /** Client certificates (mTLS). */
   clientAuth: z
