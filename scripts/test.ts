@@ -20,6 +20,8 @@ const requiredPrograms: readonly { readonly program: string; readonly debianPack
   { program: 'haproxy', debianPackage: 'haproxy' },
   { program: 'dig', debianPackage: 'bind9-dnsutils' },
   { program: 'openssl', debianPackage: 'openssl' },
+  // many concurrent HTTP/2 streams from a real load generator
+  { program: 'h2load', debianPackage: 'nghttp2-client' },
 ];
 
 /** Test files run in parallel; the machine this runs on has 2 cores. */
