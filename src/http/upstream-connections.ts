@@ -425,6 +425,8 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
 export function connectionsOf(endpoint: Endpoint, settings: PoolSettings): EndpointConnections {
   const c = endpoint.connections;
   if (c instanceof EndpointConnections) return c;
+  // HTTP/2 sessions left by a generation where the pool said `protocol: h2`: they finish their streams and go
+  if (c !== null) c.close();
   const created = new EndpointConnections(endpoint, settings);
   endpoint.connections = created;
   return created;
