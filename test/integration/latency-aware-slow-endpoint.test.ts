@@ -11,6 +11,15 @@ describe('latency-aware balancing with one slow endpoint and one sequential clie
 
   before(async () => {
     origins = [await startNamedOrigin('fast-a', 0), await startNamedOrigin('slow', 20), await startNamedOrigin('fast-b', 0)];
+    // Warm the proxy path first: an endpoint's first sample through a cold process (JIT, first connections) can
+    // exceed the slow endpoint's 20 ms on a loaded machine, and a latency estimate is only refreshed when its
+    // endpoint is picked again — which a sequential client never causes once another looks faster.
+    const warm = await startFulcrum(simpleConfig(origins.map((o) => o.address), { balancer: { algorithm: 'round-robin' } }));
+    try {
+      await drive(warm.url('/'), 1, 400);
+    } finally {
+      await warm.stop();
+    }
   });
   after(async () => {
     await Promise.all(origins.map((o) => o.close()));
