@@ -3,21 +3,20 @@
 // but a client may send N just before an edge and N just after: up to 2N in any W. Tests
 // (test/unit/ratelimit/algorithm/fixed-window.test.ts): N per aligned window, reset at the edge, the 2N edge burst.
 import { z } from 'zod';
-import { MemoryStore } from '../store/memory.ts';
+import { MemoryStore, StoreEntry } from '../store/memory.ts';
 import { RedisLimiter, redisScript } from '../store/redis.ts';
 import { ceilMs, newDecision, type AlgorithmPlugin, type Decision, type LimiterDeps, type RateLimiter } from '../types.ts';
 
 export const schema = z.strictObject({ algorithm: z.literal('fixed-window') });
 export type FixedWindowOptions = z.output<typeof schema>;
 
-class State {
+class State extends StoreEntry {
   window: number;
   count: number;
-  expiresAtMs: number;
   constructor() {
+    super();
     this.window = 0;
     this.count = 0;
-    this.expiresAtMs = 0;
   }
 }
 

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { durationSchema } from '../../core/units.ts';
 import { burstSchema } from '../rate.ts';
-import { MemoryStore } from '../store/memory.ts';
+import { MemoryStore, StoreEntry } from '../store/memory.ts';
 import { RedisLimiter, redisScript } from '../store/redis.ts';
 import { ceilMs, newDecision, type AlgorithmPlugin, type Decision, type LimiterDeps, type RateLimiter } from '../types.ts';
 
@@ -23,15 +23,14 @@ export const schema = z.strictObject({
 });
 export type LeakyBucketOptions = z.output<typeof schema>;
 
-class State {
+class State extends StoreEntry {
   /** queued units × W */
   level: number;
   stampMs: number;
-  expiresAtMs: number;
   constructor() {
+    super();
     this.level = 0;
     this.stampMs = 0;
-    this.expiresAtMs = 0;
   }
 }
 

@@ -8,23 +8,22 @@
 //
 // Integer arithmetic: the estimate is kept × W (previous × (W − elapsed) + current × W), compared with N × W.
 import { z } from 'zod';
-import { MemoryStore } from '../store/memory.ts';
+import { MemoryStore, StoreEntry } from '../store/memory.ts';
 import { RedisLimiter, redisScript } from '../store/redis.ts';
 import { ceilMs, newDecision, type AlgorithmPlugin, type Decision, type LimiterDeps, type RateLimiter } from '../types.ts';
 
 export const schema = z.strictObject({ algorithm: z.literal('sliding-window-counter') });
 export type SlidingWindowCounterOptions = z.output<typeof schema>;
 
-class State {
+class State extends StoreEntry {
   window: number;
   current: number;
   previous: number;
-  expiresAtMs: number;
   constructor() {
+    super();
     this.window = 0;
     this.current = 0;
     this.previous = 0;
-    this.expiresAtMs = 0;
   }
 }
 

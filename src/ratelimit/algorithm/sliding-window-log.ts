@@ -6,7 +6,7 @@
 //
 //   buf  [ t5 t6 t7 · · t2 t3 t4 ]   a ring: head → t2 (oldest), size 6; expired entries leave from the head
 import { z } from 'zod';
-import { MemoryStore } from '../store/memory.ts';
+import { MemoryStore, StoreEntry } from '../store/memory.ts';
 import { RedisLimiter, redisScript } from '../store/redis.ts';
 import { ceilMs, newDecision, type AlgorithmPlugin, type Decision, type LimiterDeps, type RateLimiter } from '../types.ts';
 
@@ -17,16 +17,15 @@ const initialCapacity = 8;
 export const schema = z.strictObject({ algorithm: z.literal('sliding-window-log') });
 export type SlidingWindowLogOptions = z.output<typeof schema>;
 
-class State {
+class State extends StoreEntry {
   buf: Float64Array;
   head: number;
   size: number;
-  expiresAtMs: number;
   constructor() {
+    super();
     this.buf = new Float64Array(initialCapacity);
     this.head = 0;
     this.size = 0;
-    this.expiresAtMs = 0;
   }
 }
 

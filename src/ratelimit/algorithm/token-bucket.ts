@@ -8,7 +8,7 @@
 // whole milliseconds with no rounding, and the Lua script below computes the very same numbers.
 import { z } from 'zod';
 import { burstSchema } from '../rate.ts';
-import { MemoryStore } from '../store/memory.ts';
+import { MemoryStore, StoreEntry } from '../store/memory.ts';
 import { RedisLimiter, redisScript } from '../store/redis.ts';
 import { ceilMs, newDecision, type AlgorithmPlugin, type Decision, type LimiterDeps, type RateLimiter } from '../types.ts';
 
@@ -19,15 +19,14 @@ export const schema = z.strictObject({
 });
 export type TokenBucketOptions = z.output<typeof schema>;
 
-class State {
+class State extends StoreEntry {
   /** tokens × W */
   level: number;
   stampMs: number;
-  expiresAtMs: number;
   constructor() {
+    super();
     this.level = 0;
     this.stampMs = 0;
-    this.expiresAtMs = 0;
   }
 }
 

@@ -4,11 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { MemoryStore } from '../../../../src/ratelimit/store/memory.ts';
+import { MemoryStore, StoreEntry } from '../../../../src/ratelimit/store/memory.ts';
 import { pattern, policy, storeSize, take } from '../helpers.ts';
 
-class S {
-  expiresAtMs = 0;
+class S extends StoreEntry {
   n = 0;
 }
 
