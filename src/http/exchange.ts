@@ -32,9 +32,9 @@ import { H } from './parse/header-ids.ts';
 import { findHeadEnd, HeadScanner, Method, parseResponseHead, ResponseHead, withinLimits, type RequestHead } from './parse/head.ts';
 import { buildHead, mask } from './serialize.ts';
 import { connectionsOf, type ConnectionUser, type LinkSource, type UpstreamLink } from './upstream-connections.ts';
-import { bridgeOf } from './h2/h1-bridge.ts';
 import { clientCloseFrame, FrameBoundary, GOING_AWAY, serverCloseFrame } from './websocket-frames.ts';
 import { randomFillSync } from 'node:crypto';
+import { createRequire } from 'node:module';
 
 /** Body framing, RFC 9112 §6.3. */
 const F = { none: 0, length: 1, chunked: 2, untilClose: 3 } as const;
@@ -53,6 +53,13 @@ const RESPONSE_LIMITS = { maxStartLine: 8192, maxHeadSize: 65536, maxHeaders: 20
 const responseHead = new ResponseHead(RESPONSE_LIMITS.maxHeaders);
 /** Merge a small body prefix into the head buffer: one write instead of two. */
 const MERGE_LIMIT = 16384;
+
+/** node:http2 and the bridge load with the first pool that says `protocol: h2` (≈ 10 MB resident otherwise). */
+const requireModule = createRequire(import.meta.url);
+let bridgeModule: typeof import('./h2/h1-bridge.ts') | null = null;
+function h2Bridge(): typeof import('./h2/h1-bridge.ts') {
+  return (bridgeModule ??= requireModule('./h2/h1-bridge.ts') as typeof import('./h2/h1-bridge.ts'));
+}
 /** After Fulcrum's close frames, how long a tunnel's sides have to close before they are closed. */
 const TUNNEL_CLOSE_GRACE_MS = 2000;
 
@@ -591,7 +598,7 @@ export class Exchange implements ConnectionUser {
     const pool = this.pool!;
     const ps = pool.settings;
     // HTTP/2 pools: the exchange speaks HTTP/1.1 to a bridge onto a stream of the endpoint's sessions
-    const bridge = ps.protocol === 'h2' ? bridgeOf(endpoint, ps) : null;
+    const bridge = ps.protocol === 'h2' ? h2Bridge().bridgeOf(endpoint, ps) : null;
     const connections = bridge === null ? connectionsOf(endpoint, ps) : bridge;
     // a try that opens a socket or waits for one: the pool's circuit breakers decide first
     const cap = pool.connectionCap(bridge === null ? (connections as ReturnType<typeof connectionsOf>) : bridge.sessions, forceNew);
