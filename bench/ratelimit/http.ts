@@ -106,8 +106,21 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 }
 
 /** A GET answered 200 with the body, and for (b) and (c) counted by the policy: the limiter is on the path. */
+/** The admin listener binds after the data listeners: its first read waits for it (up to 10 s). */
+async function firstRead(live: RunningVariant): Promise<Checked> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await readChecked(live);
+    } catch (error) {
+      if (Date.now() > deadline || !String((error as Error).message).includes('ECONNREFUSED')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 async function check(live: RunningVariant): Promise<void> {
-  const before = live.variant.name === 'none' ? null : await readChecked(live);
+  const before = live.variant.name === 'none' ? null : await firstRead(live);
   const answer = await probe(live.running.url + PATH, 5000);
   if (answer.status !== 200 || answer.bytes !== SMALL_BODY.length) {
     throw new Error(`GET ${PATH} answered ${answer.status} with ${answer.bytes} bytes, want 200 with ${SMALL_BODY.length}`);
