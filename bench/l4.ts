@@ -12,7 +12,7 @@ import { readOptions, USAGE, type L4Options } from './l4/options.ts';
 import { renderBulk, renderEcho, renderIdle, type BulkSample, type Direction, type EchoSample, type IdleSample } from './l4/report.ts';
 import { bulkLimitS, runLoad, type BulkResult, type EchoResult } from './l4/run-load.ts';
 import { TARGETS, type L4Context, type L4Running, type L4Target } from './l4/targets.ts';
-import { runHarness } from './lifecycle.ts';
+import { startBench } from './lifecycle.ts';
 import { freePort, HOST, waitForListening } from './net.ts';
 import { launch, peakRssKiB, resetPeakRss, stop, type Launched } from './processes.ts';
 import { isDisturbed } from './report.ts';
@@ -294,20 +294,4 @@ async function main(options: L4Options, dir: string): Promise<void> {
   }
 }
 
-function start(): void {
-  let options: L4Options | 'help';
-  try {
-    options = readOptions(process.argv.slice(2));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (options === 'help') {
-    console.log(USAGE);
-    return;
-  }
-  const chosen = options;
-  runHarness('bench-l4', (dir) => main(chosen, dir));
-}
-
-start();
+startBench('bench-l4', USAGE, readOptions, main);

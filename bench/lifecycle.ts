@@ -30,3 +30,21 @@ export function runHarness(name: string, body: (dir: string) => Promise<void>): 
     })
     .finally(cleanUp);
 }
+
+/** A bench's entry: parse its options (usage and exit 2 on a bad one, usage alone for `--help`), then run it
+ *  in a harness with its own temporary folder. */
+export function startBench<O>(name: string, usage: string, readOptions: (argv: string[]) => O | 'help', main: (options: O, dir: string) => Promise<void>): void {
+  let options: O | 'help';
+  try {
+    options = readOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+  if (options === 'help') {
+    console.log(usage);
+    return;
+  }
+  const chosen = options;
+  runHarness(name, (dir) => main(chosen, dir));
+}

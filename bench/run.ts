@@ -7,7 +7,7 @@ import { LARGE_BODY_BYTES, SMALL_BODY, startBackends } from './backends.ts';
 import { snapshot, usage } from './cpu.ts';
 import { writeResults } from './docs.ts';
 import { runH2load } from './h2load.ts';
-import { runHarness } from './lifecycle.ts';
+import { startBench } from './lifecycle.ts';
 import { freePort, probe } from './net.ts';
 import { readOptions, USAGE, type BenchOptions } from './options.ts';
 import { childrenOf, peakRssKiB, resetPeakRss } from './processes.ts';
@@ -263,20 +263,4 @@ async function main(options: BenchOptions, dir: string): Promise<void> {
   }
 }
 
-function start(): void {
-  let options: BenchOptions | 'help';
-  try {
-    options = readOptions(process.argv.slice(2));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (options === 'help') {
-    console.log(USAGE);
-    return;
-  }
-  const chosen = options;
-  runHarness('bench', (dir) => main(chosen, dir));
-}
-
-start();
+startBench('bench', USAGE, readOptions, main);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { SMALL_BODY, startBackends } from '../backends.ts';
 import { snapshot, usage, type CpuUsage } from '../cpu.ts';
 import { writeResults } from '../docs.ts';
-import { runHarness } from '../lifecycle.ts';
+import { startBench } from '../lifecycle.ts';
 import { freePort, probe } from '../net.ts';
 import { childrenOf, peakRssKiB, resetPeakRss } from '../processes.ts';
 import { isDisturbed, summarize, type Sample } from '../report.ts';
@@ -217,20 +217,4 @@ async function main(options: RateLimitBenchOptions, dir: string): Promise<void> 
   }
 }
 
-function start(): void {
-  let options: RateLimitBenchOptions | 'help';
-  try {
-    options = readOptions(process.argv.slice(2));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (options === 'help') {
-    console.log(USAGE);
-    return;
-  }
-  const chosen = options;
-  runHarness('bench-ratelimit', (dir) => main(chosen, dir));
-}
-
-start();
+startBench('bench-ratelimit', USAGE, readOptions, main);
