@@ -37,6 +37,13 @@ export interface PipeOptions {
   readonly refuseProxyHeader: boolean;
 }
 
+/**
+ * Write buffer threshold of piped sockets. Node's default (16 KiB) is below one read (64 KiB), so every chunk
+ * made its write return false: the reader paused and waited for 'drain' — a full stop per chunk. 256 KiB lets a
+ * few reads queue while the kernel takes them; it is a threshold, not an allocation (idle pairs cost nothing).
+ */
+export const PIPE_HIGH_WATER_MARK = 262144;
+
 const kPipe = Symbol('fulcrum.pipe');
 interface PipedSocket extends net.Socket {
   [kPipe]: Pipe;

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Endpoint } from '../upstream/endpoint.ts';
 import type { L4Upstream, StreamListenerSettings } from './settings.ts';
 import { StreamListenerCounters, TcpSession, type StreamListenerHost } from './tcp-proxy.ts';
+import { PIPE_HIGH_WATER_MARK } from './pipe.ts';
 
 const kListener = Symbol('fulcrum.streamListener');
 interface ListeningServer extends net.Server {
@@ -25,7 +26,7 @@ export abstract class StreamListener<S extends StreamListenerSettings> implement
     this.sessions = new Set();
     this.stopping = null;
     // allowHalfOpen: a client's FIN is forwarded while the other direction keeps flowing.
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }) as ListeningServer;
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true, highWaterMark: PIPE_HIGH_WATER_MARK }) as ListeningServer;
     server[kListener] = this as unknown as StreamListener<StreamListenerSettings>;
     server.on('connection', onConnection);
     this.server = server;

@@ -14,7 +14,7 @@ import { hashString } from '../core/hash.ts';
 import { beginPick, PickContext } from '../upstream/balancing/types.ts';
 import type { Endpoint } from '../upstream/endpoint.ts';
 import { parseClientHello } from './client-hello.ts';
-import { Pipe, type PipeCounters, type PipeHost } from './pipe.ts';
+import { Pipe, PIPE_HIGH_WATER_MARK, type PipeCounters, type PipeHost } from './pipe.ts';
 import { buildProxyHeader, parseProxyHeader, sniffProxySignature, type ProxyAddress } from './proxy-protocol.ts';
 import type { L4Upstream, StreamListenerSettings } from './settings.ts';
 
@@ -280,7 +280,8 @@ export class TcpSession implements HasDeadline, PipeHost {
     endpoint.inFlight++;
     this.endpoint = endpoint;
     this.phase = S.connecting;
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true, allowHalfOpen: true }) as SessionSocket;
+    // highWaterMark is a stream option net.connect passes on (not in its types)
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true, allowHalfOpen: true, highWaterMark: PIPE_HIGH_WATER_MARK } as net.NetConnectOpts) as SessionSocket;
     socket[kSession] = this;
     socket.on('connect', onUpstreamConnect);
     socket.on('error', onError);
