@@ -50,33 +50,47 @@ function protocols(text: string): Protocol[] {
   return PROTOCOLS.filter((protocol) => names.includes(protocol));
 }
 
-export function readOptions(argv: readonly string[]): BenchOptions | 'help' {
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: true,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '10s' },
-      warmup: { type: 'string', default: '3s' },
-      connections: { type: 'string', default: '50' },
-      only: { type: 'string' },
-      protocols: { type: 'string', default: 'http' },
-      'h2-streams': { type: 'string', default: '10' },
-      'write-docs': { type: 'boolean', default: false },
-      'no-pin': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) return 'help';
+/** The options every bench takes: rounds, duration, warm-up, connections, --write-docs, --no-pin, --help. */
+export function commonOptions(warmup: string) {
+  return {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10s' },
+    warmup: { type: 'string', default: warmup },
+    connections: { type: 'string', default: '50' },
+    'write-docs': { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  } as const;
+}
+
+/** Those options' values, checked. */
+export function commonValues(values: { rounds: string; duration: string; warmup: string; connections: string; 'write-docs': boolean; 'no-pin': boolean }) {
   return {
     rounds: positive(values.rounds, 'rounds'),
     durationS: seconds(values.duration, 'duration'),
     warmupS: seconds(values.warmup, 'warmup'),
     connections: positive(values.connections, 'connections'),
+    writeDocs: values['write-docs'],
+    pin: !values['no-pin'],
+  };
+}
+
+export function readOptions(argv: readonly string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      ...commonOptions('3s'),
+      only: { type: 'string' },
+      protocols: { type: 'string', default: 'http' },
+      'h2-streams': { type: 'string', default: '10' },
+    },
+  });
+  if (values.help) return 'help';
+  return {
+    ...commonValues(values),
     only: values.only?.split(',').map((name) => name.trim()).filter((name) => name !== ''),
     protocols: protocols(values.protocols),
     h2Streams: positive(values['h2-streams'], 'h2-streams'),
-    writeDocs: values['write-docs'],
-    pin: !values['no-pin'],
   };
 }

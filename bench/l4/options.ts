@@ -1,6 +1,6 @@
 // Command-line options of `npm run bench:l4`, with their defaults.
 import { parseArgs } from 'node:util';
-import { positive, seconds } from '../options.ts';
+import { commonOptions, commonValues, positive } from '../options.ts';
 
 /** a: bulk throughput (upload and download), b: echo round trips, c: idle connections' memory. */
 export type Scenario = 'a' | 'b' | 'c';
@@ -63,32 +63,21 @@ export function readOptions(argv: readonly string[]): L4Options | 'help' {
     args: [...argv],
     strict: true,
     options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '10s' },
-      warmup: { type: 'string', default: '2s' },
+      ...commonOptions('2s'),
       bytes: { type: 'string', default: '1GiB' },
-      connections: { type: 'string', default: '50' },
       'message-bytes': { type: 'string', default: '64' },
       'idle-connections': { type: 'string', default: '10000' },
       only: { type: 'string', default: 'a,b,c' },
       targets: { type: 'string' },
-      'write-docs': { type: 'boolean', default: false },
-      'no-pin': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
   return {
-    rounds: positive(values.rounds, 'rounds'),
-    durationS: seconds(values.duration, 'duration'),
-    warmupS: seconds(values.warmup, 'warmup'),
+    ...commonValues(values),
     bytes: size(values.bytes, 'bytes'),
-    connections: positive(values.connections, 'connections'),
     messageBytes: positive(values['message-bytes'], 'message-bytes'),
     idleConnections: positive(values['idle-connections'], 'idle-connections'),
     scenarios: scenarios(values.only),
     targets: values.targets?.split(',').map((name) => name.trim()).filter((name) => name !== ''),
-    writeDocs: values['write-docs'],
-    pin: !values['no-pin'],
   };
 }

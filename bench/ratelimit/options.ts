@@ -1,6 +1,6 @@
 // Command-line options of the HTTP part of `npm run bench:ratelimit` (bench/ratelimit/http.ts), with their defaults.
 import { parseArgs } from 'node:util';
-import { positive, seconds } from '../options.ts';
+import { commonOptions, commonValues } from '../options.ts';
 
 export interface RateLimitBenchOptions {
   /** Interleaved rounds; each reported number is the median over rounds. Default 3. */
@@ -27,23 +27,8 @@ export function readOptions(argv: readonly string[]): RateLimitBenchOptions | 'h
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '10s' },
-      warmup: { type: 'string', default: '3s' },
-      connections: { type: 'string', default: '50' },
-      'write-docs': { type: 'boolean', default: false },
-      'no-pin': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+    options: commonOptions('3s'),
   });
   if (values.help) return 'help';
-  return {
-    rounds: positive(values.rounds, 'rounds'),
-    durationS: seconds(values.duration, 'duration'),
-    warmupS: seconds(values.warmup, 'warmup'),
-    connections: positive(values.connections, 'connections'),
-    writeDocs: values['write-docs'],
-    pin: !values['no-pin'],
-  };
+  return commonValues(values);
 }
