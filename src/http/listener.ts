@@ -6,6 +6,7 @@
 // picked per handshake from the current settings (tls/certificates.ts), and so is the ALPN protocol.
 import net from 'node:net';
 import tls from 'node:tls';
+import { takeOverAccept } from '../core/accept.ts';
 import { DEFAULT_CIPHERS, SECURE_OPTIONS } from '../tls/certificates.ts';
 import { clientSocket, Downstream, type DownstreamHost } from './downstream.ts';
 import type { ListenerSettings } from './listener-settings.ts';
@@ -80,6 +81,12 @@ export class HttpListener implements DownstreamHost, H2SessionHost {
     server.setSecureContext(this.defaultContextOptions());
   }
 
+  /** A cleartext connection (core/accept.ts): its socket reads into the shared client buffer. */
+  private acceptHandle(handle: unknown): void {
+    this.settings.stats.accepted++;
+    new Downstream(clientSocket(handle), this);
+  }
+
   private onSecureConnection(socket: tls.TLSSocket): void {
     this.settings.stats.accepted++;
     const t = this.settings.tls;
@@ -118,7 +125,7 @@ export class HttpListener implements DownstreamHost, H2SessionHost {
       this.server.once('error', onError);
       this.server.listen({ host, port, backlog: 1024 }, () => {
         this.server.off('error', onError);
-        if (this.settings.tls === null) takeOverAccept(this.server, this);
+        if (this.settings.tls === null) takeOverAccept(this.server, (handle) => this.acceptHandle(handle));
         resolve(this.server.address() as net.AddressInfo);
       });
     });
@@ -180,21 +187,3 @@ function normalizePeer(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-interface ServerHandle {
-  onconnection: (err: number, clientHandle: unknown) => void;
-}
-
-/**
- * Accepted connections are wrapped by Fulcrum instead of net.Server, because only a socket created with
- * the `onread` option reads into a caller's buffer, and net.Server offers no way to pass it. Everything
- * else net.Server does on accept (the 'connection' event, connection counting) Fulcrum does not use.
- */
-function takeOverAccept(server: net.Server, listener: HttpListener): void {
-  const handle = (server as unknown as { _handle: ServerHandle | null })._handle;
-  if (handle === null || typeof handle.onconnection !== 'function') throw new Error('listener: no accept handle to take over');
-  handle.onconnection = (err: number, clientHandle: unknown) => {
-    if (err || clientHandle === undefined) return; // e.g. EMFILE: the kernel keeps the connection queued
-    listener.settings.stats.accepted++;
-    new Downstream(clientSocket(clientHandle), listener);
-  };
-}

@@ -2,15 +2,18 @@
 // backpressure (a write that returns false pauses the reader until the writer's 'drain'), half-close (one side's
 // FIN ends the other side's writing; the other direction keeps flowing until it ends too), and one coarse
 // deadline for the pair that stands for both the idle timeout and the maximum lifetime (core/deadlines.ts: no
-// timer per connection). Socket handlers are module-level functions reading the pipe off the socket.
+// timer per connection). Socket handlers are module-level functions reading the pipe off the socket. Both
+// sockets read with Node's `onread` into buffers chosen by read-buffers.ts; their owner (tcp-proxy.ts) passes
+// each read's bytes to clientData / upstreamData.
 //
-//   client ──data──▶ upstream.write()   false → client.pause()    upstream 'drain' → client.resume()
-//   client ◀─write── upstream 'data'    false → upstream.pause()  client 'drain'   → upstream.resume()
+//   client ──read──▶ upstream.write()   false → client.pause()    upstream 'drain' → client.resume()
+//   client ◀─write── upstream read      false → upstream.pause()  client 'drain'   → upstream.resume()
 //   client 'end' → upstream.end()       upstream 'end' → client.end()
 //   a side closes before both its directions ended (reset, error, timeout) → the other is destroyed
 import type net from 'node:net';
 import { now, unwatch, watch, type HasDeadline } from '../core/deadlines.ts';
 import { sniffProxySignature } from './proxy-protocol.ts';
+import type { SocketReads } from './read-buffers.ts';
 
 export interface PipeCounters {
   /** Client → upstream. */
@@ -63,7 +66,8 @@ export class Pipe implements HasDeadline {
   /** Sockets not closed yet. */
   private open: number;
 
-  constructor(client: net.Socket, upstream: net.Socket, host: PipeHost, counters: PipeCounters, options: PipeOptions) {
+  /** `clientReads` and `upstreamReads` are the sockets' read buffers: each learns here where its bytes are written. */
+  constructor(client: net.Socket, upstream: net.Socket, host: PipeHost, counters: PipeCounters, options: PipeOptions, clientReads: SocketReads, upstreamReads: SocketReads) {
     this.client = client;
     this.upstream = upstream;
     this.host = host;
@@ -74,6 +78,8 @@ export class Pipe implements HasDeadline {
     this.sniffed = null;
     this.sniffing = options.refuseProxyHeader;
     this.open = 2;
+    clientReads.writer = upstream;
+    upstreamReads.writer = client;
   }
 
   /** Attaches the handlers and lets bytes flow. The client must be paused; bytes already written to the
@@ -83,12 +89,10 @@ export class Pipe implements HasDeadline {
     const upstream = this.upstream as PipedSocket;
     client[kPipe] = this;
     upstream[kPipe] = this;
-    client.on('data', onClientData);
     client.on('end', onClientEnd);
     client.on('drain', onClientDrain);
     client.on('error', onError);
     client.on('close', onClose);
-    upstream.on('data', onUpstreamData);
     upstream.on('end', onUpstreamEnd);
     upstream.on('drain', onUpstreamDrain);
     upstream.on('error', onError);
@@ -137,7 +141,7 @@ export class Pipe implements HasDeadline {
     this.destroy();
   }
 
-  // HOT PATH: one chunk from the client.
+  // HOT PATH: one chunk from the client (valid until the writer's queue empties: read-buffers.ts readView).
   clientData(chunk: Buffer): void {
     if (this.sniffing) {
       const data = this.sniffed === null ? chunk : Buffer.concat([this.sniffed, chunk]);
@@ -148,7 +152,7 @@ export class Pipe implements HasDeadline {
         return;
       }
       if (seen === 'maybe') {
-        this.sniffed = data;
+        this.sniffed = data === chunk ? Buffer.from(chunk) : data; // kept across reads: a copy, never a read view
         return;
       }
       this.sniffing = false;
@@ -199,14 +203,6 @@ export class Pipe implements HasDeadline {
     unwatch(this);
     this.host.onPipeClosed(this);
   }
-}
-
-function onClientData(this: PipedSocket, chunk: Buffer): void {
-  this[kPipe].clientData(chunk);
-}
-
-function onUpstreamData(this: PipedSocket, chunk: Buffer): void {
-  this[kPipe].upstreamData(chunk);
 }
 
 function onClientDrain(this: PipedSocket): void {

@@ -1,17 +1,15 @@
-// What `tcp` and `tls-passthrough` listeners share: one net.Server accepting paused sockets (pauseOnConnect, so no
-// byte is read before the connection is admitted), the `maxConnections` limit, the live sessions, counters, and
+// What `tcp` and `tls-passthrough` listeners share: one net.Server whose accepted connections are wrapped here
+// (core/accept.ts) in paused sockets that read into read-buffers.ts's buffers (no byte is read before the
+// connection is admitted), the `maxConnections` limit, the live sessions, counters, and
 // the operator verbs — `updateSettings` (a reload: new connections take the new settings, open ones keep theirs
 // and their endpoint), `close` (stop accepting), `closeAll` (destroy what is left), `stop` (both, gracefully).
 import net from 'node:net';
 import type { Endpoint } from '../upstream/endpoint.ts';
 import type { L4Upstream, StreamListenerSettings } from './settings.ts';
-import { StreamListenerCounters, TcpSession, type StreamListenerHost } from './tcp-proxy.ts';
+import { takeOverAccept } from '../core/accept.ts';
+import { clientReadOptions, StreamListenerCounters, TcpSession, type StreamListenerHost } from './tcp-proxy.ts';
 import { PIPE_HIGH_WATER_MARK } from './pipe.ts';
-
-const kListener = Symbol('fulcrum.streamListener');
-interface ListeningServer extends net.Server {
-  [kListener]: StreamListener<StreamListenerSettings>;
-}
+import { SocketReads } from './read-buffers.ts';
 
 export abstract class StreamListener<S extends StreamListenerSettings> implements StreamListenerHost {
   settings: S;
@@ -25,11 +23,7 @@ export abstract class StreamListener<S extends StreamListenerSettings> implement
     this.counters = new StreamListenerCounters();
     this.sessions = new Set();
     this.stopping = null;
-    // allowHalfOpen: a client's FIN is forwarded while the other direction keeps flowing.
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true, highWaterMark: PIPE_HIGH_WATER_MARK }) as ListeningServer;
-    server[kListener] = this as unknown as StreamListener<StreamListenerSettings>;
-    server.on('connection', onConnection);
-    this.server = server;
+    this.server = net.createServer();
   }
 
   /** The upstream for a connection accepted under `settings`; null: no route (the connection is closed). */
@@ -47,6 +41,7 @@ export abstract class StreamListener<S extends StreamListenerSettings> implement
       this.server.listen({ host, port, backlog: 1024 }, () => {
         this.server.off('error', onError);
         this.server.on('error', () => {}); // accept errors (EMFILE): the kernel keeps the connection queued
+        takeOverAccept(this.server, (handle) => this.acceptHandle(handle));
         resolve(this.server.address() as net.AddressInfo);
       });
     });
@@ -61,7 +56,24 @@ export abstract class StreamListener<S extends StreamListenerSettings> implement
     this.settings = next;
   }
 
-  accept(socket: net.Socket): void {
+  /** An accepted connection: wrapped in a paused socket that reads into its own SocketReads' buffers. */
+  private acceptHandle(handle: unknown): void {
+    const reads = new SocketReads();
+    const socket = new net.Socket({
+      handle,
+      // a client's FIN is forwarded while the other direction keeps flowing
+      allowHalfOpen: true,
+      readable: true,
+      writable: true,
+      pauseOnCreate: true,
+      highWaterMark: PIPE_HIGH_WATER_MARK,
+      onread: clientReadOptions(reads),
+    } as unknown as net.SocketConstructorOpts);
+    socket.setNoDelay(true);
+    this.accept(socket, reads);
+  }
+
+  private accept(socket: net.Socket, reads: SocketReads): void {
     const settings = this.settings;
     const limiter = settings.perSource;
     const source = socket.remoteAddress ?? '';
@@ -74,7 +86,7 @@ export abstract class StreamListener<S extends StreamListenerSettings> implement
     if (limiter !== null) socket.once('close', () => limiter.close(source));
     this.counters.accepted++;
     this.counters.active++;
-    const session = new TcpSession(this, settings, socket, this.helloTimeoutMs(settings));
+    const session = new TcpSession(this, settings, socket, reads, this.helloTimeoutMs(settings));
     this.sessions.add(session);
     session.start();
   }
@@ -123,10 +135,6 @@ export abstract class StreamListener<S extends StreamListenerSettings> implement
       timer = setTimeout(() => this.closeAll(), drainTimeoutMs);
     });
   }
-}
-
-function onConnection(this: ListeningServer, socket: net.Socket): void {
-  this[kListener].accept(socket);
 }
 
 function ignore(): void {}

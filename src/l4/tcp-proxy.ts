@@ -16,6 +16,7 @@ import type { Endpoint } from '../upstream/endpoint.ts';
 import { parseClientHello } from './client-hello.ts';
 import { Pipe, PIPE_HIGH_WATER_MARK, type PipeCounters, type PipeHost } from './pipe.ts';
 import { buildProxyHeader, parseProxyHeader, sniffProxySignature, type ProxyAddress } from './proxy-protocol.ts';
+import { readView, SocketReads } from './read-buffers.ts';
 import type { L4Upstream, StreamListenerSettings } from './settings.ts';
 
 /** Plain counters of one tcp or tls-passthrough listener, read at scrape time. */
@@ -96,6 +97,10 @@ export class TcpSession implements HasDeadline, PipeHost {
   /** The settings current when the connection was accepted; a reload does not change them. */
   readonly settings: StreamListenerSettings;
   readonly client: net.Socket;
+  /** The client socket's read buffers (it reads with clientReadOptions). */
+  readonly clientReads: SocketReads;
+  /** The current upstream socket's read buffers. */
+  upstreamReads: SocketReads | null;
   /** -1: no ClientHello is read (tcp); otherwise its timeout in ms (0 = none). */
   readonly helloTimeoutMs: number;
   phase: Phase;
@@ -121,10 +126,13 @@ export class TcpSession implements HasDeadline, PipeHost {
   /** Where the client's own bytes start in `head` (after a PROXY header). */
   private replayFrom: number;
 
-  constructor(listener: StreamListenerHost, settings: StreamListenerSettings, client: net.Socket, helloTimeoutMs: number) {
+  /** `client` was created paused with clientReadOptions(`clientReads`). */
+  constructor(listener: StreamListenerHost, settings: StreamListenerSettings, client: net.Socket, clientReads: SocketReads, helloTimeoutMs: number) {
     this.listener = listener;
     this.settings = settings;
     this.client = client;
+    this.clientReads = clientReads;
+    this.upstreamReads = null;
     this.helloTimeoutMs = helloTimeoutMs;
     this.phase = S.proxyHeader;
     this.deadline = 0;
@@ -148,7 +156,6 @@ export class TcpSession implements HasDeadline, PipeHost {
   start(): void {
     const client = this.client as SessionSocket;
     client[kSession] = this;
-    client.on('data', onClientData);
     client.on('end', onClientEnd);
     client.on('error', onError);
     client.on('close', onClientClose);
@@ -280,8 +287,17 @@ export class TcpSession implements HasDeadline, PipeHost {
     endpoint.inFlight++;
     this.endpoint = endpoint;
     this.phase = S.connecting;
+    const reads = new SocketReads();
     // highWaterMark is a stream option net.connect passes on (not in its types)
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true, allowHalfOpen: true, highWaterMark: PIPE_HIGH_WATER_MARK } as net.NetConnectOpts) as SessionSocket;
+    const socket = net.connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      noDelay: true,
+      allowHalfOpen: true,
+      highWaterMark: PIPE_HIGH_WATER_MARK,
+      onread: { buffer: () => reads.next(), callback: onUpstreamRead },
+    } as net.NetConnectOpts) as SessionSocket;
+    this.upstreamReads = reads;
     socket[kSession] = this;
     socket.on('connect', onUpstreamConnect);
     socket.on('error', onError);
@@ -306,7 +322,6 @@ export class TcpSession implements HasDeadline, PipeHost {
     socket.removeListener('error', onError);
     socket.removeListener('close', onUpstreamConnectClose);
     const client = this.client;
-    client.removeListener('data', onClientData);
     client.removeListener('end', onClientEnd);
     client.removeListener('error', onError);
     client.removeListener('close', onClientClose);
@@ -324,7 +339,7 @@ export class TcpSession implements HasDeadline, PipeHost {
       idleTimeoutMs: s.idleTimeoutMs,
       endsAt: s.maxLifetimeMs === 0 ? 0 : this.acceptedAt + s.maxLifetimeMs,
       refuseProxyHeader: s.acceptProxyFrom !== null && !this.trustedPeer && this.helloTimeoutMs < 0,
-    });
+    }, this.clientReads, this.upstreamReads!);
     this.pipe = pipe;
     pipe.start();
   }
@@ -393,8 +408,32 @@ export class TcpSession implements HasDeadline, PipeHost {
   }
 }
 
-function onClientData(this: SessionSocket, chunk: Buffer): void {
-  this[kSession].clientData(chunk);
+/** `onread` options of an accepted client socket (the listener creates it with them, paused). */
+export function clientReadOptions(reads: SocketReads): { buffer: () => Buffer; callback: (nread: number, buf: Buffer) => boolean } {
+  return { buffer: () => reads.next(), callback: onClientRead };
+}
+
+// HOT PATH: one read of the client socket — the pipe's once it is up, before that the session's (which copies).
+function onClientRead(this: SessionSocket, nread: number, buf: Buffer): boolean {
+  const session = this[kSession];
+  session.clientReads.lastRead = nread;
+  const pipe = session.pipe;
+  if (pipe !== null) pipe.clientData(readView(buf, nread));
+  else session.clientData(buf.subarray(0, nread));
+  return true; // reading is paused explicitly, for backpressure
+}
+
+// HOT PATH: one read of the upstream socket; it reads only once connected, when the pipe is up.
+function onUpstreamRead(this: SessionSocket, nread: number, buf: Buffer): boolean {
+  const session = this[kSession];
+  const pipe = session.pipe;
+  if (pipe === null || pipe.upstream !== this) {
+    this.destroy();
+    return false;
+  }
+  session.upstreamReads!.lastRead = nread;
+  pipe.upstreamData(readView(buf, nread));
+  return true;
 }
 
 function onClientEnd(this: SessionSocket): void {
