@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { now, watch, unwatch, type HasDeadline } from '../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../core/errors.ts';
 import { RingQueue } from '../core/ring-queue.ts';
-import type { Endpoint, EndpointConnectionsLike } from '../upstream/endpoint.ts';
+import { connectionsOfKind, type Endpoint, type EndpointConnectionsLike } from '../upstream/endpoint.ts';
 import type { PoolSettings } from '../upstream/pool.ts';
 
 /** The socket side of an upstream link, as exchanges use it. */
@@ -423,11 +423,5 @@ export class EndpointConnections implements EndpointConnectionsLike, HasDeadline
 
 /** The endpoint's connections, created on first use. */
 export function connectionsOf(endpoint: Endpoint, settings: PoolSettings): EndpointConnections {
-  const c = endpoint.connections;
-  if (c instanceof EndpointConnections) return c;
-  // HTTP/2 sessions left by a generation where the pool said `protocol: h2`: they finish their streams and go
-  if (c !== null) c.close();
-  const created = new EndpointConnections(endpoint, settings);
-  endpoint.connections = created;
-  return created;
+  return connectionsOfKind(endpoint, EndpointConnections, settings);
 }

@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import { now, unwatch, watch, type HasDeadline } from '../core/deadlines.ts';
 import { Reason, type ReasonCode } from '../core/errors.ts';
 import { RingQueue } from '../core/ring-queue.ts';
-import type { Endpoint, EndpointConnectionsLike } from '../upstream/endpoint.ts';
+import { connectionsOfKind, type Endpoint, type EndpointConnectionsLike } from '../upstream/endpoint.ts';
 import type { PoolSettings } from '../upstream/pool.ts';
 
 /** What an exchange implements to get a stream slot on an upstream session. */
@@ -329,12 +329,7 @@ export class H2Connections implements EndpointConnectionsLike, HasDeadline {
 
 /** The endpoint's HTTP/2 sessions; replaces an HTTP/1.1 socket set left from a generation with `protocol: http/1.1`. */
 export function h2ConnectionsOf(endpoint: Endpoint, settings: PoolSettings): H2Connections {
-  const c = endpoint.connections;
-  if (c instanceof H2Connections) return c;
-  if (c !== null) c.close();
-  const created = new H2Connections(endpoint, settings);
-  endpoint.connections = created;
-  return created;
+  return connectionsOfKind(endpoint, H2Connections, settings);
 }
 
 /** True when a stream closed with this code before any response may be retried anywhere (RFC 9113 §8.7). */

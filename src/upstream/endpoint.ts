@@ -28,6 +28,24 @@ export interface EndpointConnectionsLike {
   readonly openCount: number;
 }
 
+/**
+ * The endpoint's connections of class `kind` (HTTP/1.1 sockets or HTTP/2 sessions), created on first use. Those
+ * of another kind — left by a generation whose pool had the other `protocol` — are closed: they finish what they
+ * carry and go.
+ */
+export function connectionsOfKind<T extends EndpointConnectionsLike, S>(
+  endpoint: Endpoint,
+  kind: new (endpoint: Endpoint, settings: S) => T,
+  settings: S,
+): T {
+  const c = endpoint.connections;
+  if (c instanceof kind) return c;
+  if (c !== null) c.close();
+  const created = new kind(endpoint, settings);
+  endpoint.connections = created;
+  return created;
+}
+
 export class Endpoint {
   /** `host:port` as written in config (IPv6 in brackets); identity across reloads. */
   readonly key: string;
