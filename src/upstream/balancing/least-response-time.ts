@@ -5,8 +5,10 @@
 // go round robin. O(log n) per pick, in-flight change and observation: observed endpoints sit in one
 // tournament tree (load-tree.ts) by latency × (inFlight + 1) / weight, unobserved ones in another by
 // (inFlight + 1) / weight — one factor, the mean, scales them all, so a new mean reorders nothing and the pick
-// compares the two roots. Property (least-response-time.test.ts): a 10× slower endpoint gets a far smaller
-// share; every pick matches a linear scan of the scores.
+// compares the two roots. An estimate with no new sample for `forgetAfterMs` is forgotten (the endpoint is
+// scored with the mean again and so gets measured anew), checked one slot per SWEEP_EVERY picks: no timer, no
+// scan. Property (least-response-time.test.ts): a 10× slower endpoint gets a far smaller share; every pick
+// matches a linear scan of the scores.
 import { z } from 'zod';
 import type { Plugin } from '../../core/registry.ts';
 import { durationSchema } from '../../core/units.ts';
@@ -30,6 +32,14 @@ export const monotonicClock: Clock = () => performance.now();
 /** Latencies below this count as this (ms), so scores stay comparable when samples are 0 ms. */
 const LATENCY_FLOOR_MS = 0.001;
 
+/** An estimate is forgotten after this many half-lives without a sample, and never sooner than FORGET_MIN_MS.
+ *  Without it, an endpoint the balancer stopped picking (one slow answer, maybe a cold start) would keep that
+ *  estimate forever: nothing measures it again. */
+const FORGET_HALF_LIVES = 6;
+const FORGET_MIN_MS = 60_000;
+/** One slot is checked for a stale estimate every this many picks (amortizes the clock read). */
+const SWEEP_EVERY = 16;
+
 export class LeastResponseTime implements Balancer {
   private endpoints: readonly Endpoint[];
   private index: Map<Endpoint, number>;
@@ -52,6 +62,11 @@ export class LeastResponseTime implements Balancer {
   private next: number;
   private readonly halfLifeMs: number;
   private readonly now: Clock;
+  /** Estimates older than this are forgotten. */
+  readonly forgetAfterMs: number;
+  /** Picks since the last staleness check, and the slot the next check looks at. */
+  private sinceSweep: number;
+  private sweepSlot: number;
 
   constructor(options: { decay: number }, now: Clock = monotonicClock) {
     this.endpoints = [];
@@ -70,6 +85,9 @@ export class LeastResponseTime implements Balancer {
     this.next = 0;
     this.halfLifeMs = options.decay;
     this.now = now;
+    this.forgetAfterMs = Math.max(FORGET_HALF_LIVES * options.decay, FORGET_MIN_MS);
+    this.sinceSweep = 0;
+    this.sweepSlot = 0;
   }
 
   /** Rebuilds the tables; endpoints that stay (same Endpoint object) keep their latency history. */
@@ -160,12 +178,38 @@ export class LeastResponseTime implements Balancer {
   // and the trees asked again, so the cost is O((k + 1) log n) for k tried endpoints that beat the untried best.
   pick(ctx: PickContext): Endpoint | undefined {
     if (!this.hooks.heardAll()) this.load(); // hooks changed hands (a reload; load-tree.ts): re-read
+    if (++this.sinceSweep >= SWEEP_EVERY) this.sweep();
     const list = this.endpoints;
     let i = this.best();
     if (i >= 0 && isTried(list[i], ctx)) i = this.bestUntried(ctx, i);
     if (i < 0) return undefined;
     this.next = i + 1 === list.length ? 0 : i + 1;
     return list[i];
+  }
+
+  /** Forgets the estimate of the next slot in turn if its last sample is older than `forgetAfterMs`. */
+  private sweep(): void {
+    this.sinceSweep = 0;
+    const n = this.endpoints.length;
+    if (n === 0) return;
+    const i = this.sweepSlot >= n ? 0 : this.sweepSlot;
+    this.sweepSlot = i + 1;
+    if (this.mass[i] > 0 && this.now() - this.stampMs[i] > this.forgetAfterMs) this.forget(i);
+  }
+
+  /** Slot i goes back to unobserved: scored with the mean of the others until its next sample. */
+  private forget(i: number): void {
+    this.observedSum -= this.latency[i];
+    this.observedCount--;
+    if (this.observedCount === 0) this.observedSum = 0; // no rounding residue
+    if (this.weights[i] > 0) {
+      this.observed.remove(i);
+      this.unobserved.place(i, this.endpoints[i].inFlight + 1, this.weights[i]);
+      this.unobserved.insert(i);
+    }
+    this.sum[i] = 0;
+    this.mass[i] = 0;
+    this.latency[i] = 0;
   }
 
   /** The slot a scan from `next` keeping the first strictly lowest score would pick, or -1. */

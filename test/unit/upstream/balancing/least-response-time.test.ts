@@ -98,6 +98,58 @@ describe('least-response-time', () => {
     assert.equal(balancer.pick(ctx), undefined);
   });
 
+  it('forgets an estimate with no sample for 6 half-lives (at least 60 s): the endpoint is measured again', () => {
+    // One slow first answer (a cold start) and sequential traffic: the fast twin always wins, so nothing would
+    // ever measure the slow-looking endpoint again — unless its stale estimate is forgotten.
+    const clock = { nowMs: 0 };
+    const set = endpoints(2);
+    const balancer = new LeastResponseTime({ decay: 10_000 }, () => clock.nowMs);
+    assert.equal(balancer.forgetAfterMs, 60_000);
+    assert.equal(new LeastResponseTime({ decay: 20_000 }).forgetAfterMs, 120_000);
+    assert.equal(new LeastResponseTime({ decay: 0 }).forgetAfterMs, 60_000);
+    balancer.update(set);
+    balancer.observe(set[0], { ok: true, latencyMs: 500 });
+    balancer.observe(set[1], { ok: true, latencyMs: 5 });
+    const ctx = new PickContext();
+    const sequential = (count: number) => {
+      let first = 0;
+      for (let i = 0; i < count; i++) {
+        clock.nowMs += 100;
+        beginPick(ctx);
+        const e = balancer.pick(ctx)!;
+        if (e === set[0]) first++;
+        balancer.observe(e, { ok: true, latencyMs: 5 }); // both are fast now
+      }
+      return first;
+    };
+    assert.equal(sequential(590), 0, 'within 60 s the stale 500 ms estimate keeps it out');
+    assert.equal(balancer.latencyOf(set[0]), 500);
+    const after = sequential(200);
+    assert.ok(after > 0, 'once forgotten it is picked (scored with the mean) and measured');
+    assert.ok(balancer.latencyOf(set[0])! < 500, `re-measured: ${balancer.latencyOf(set[0])}`);
+    // and it shares the traffic again
+    assert.ok(sequential(400) > 100);
+  });
+
+  it('forgetting keeps a truly slow endpoint out: one probe per forget period', () => {
+    const clock = { nowMs: 0 };
+    const set = endpoints(2);
+    const balancer = new LeastResponseTime({ decay: 10_000 }, () => clock.nowMs);
+    balancer.update(set);
+    const ctx = new PickContext();
+    const counts = [0, 0];
+    // 10 minutes of sequential requests, 10 per second; endpoint 0 always answers in 500 ms, endpoint 1 in 5 ms
+    for (let i = 0; i < 6_000; i++) {
+      clock.nowMs += 100;
+      beginPick(ctx);
+      const e = balancer.pick(ctx)!;
+      const k = set.indexOf(e);
+      counts[k]++;
+      balancer.observe(e, { ok: true, latencyMs: k === 0 ? 500 : 5 });
+    }
+    assert.ok(counts[0] >= 5 && counts[0] <= 15, `slow endpoint probed ${counts[0]} times in 10 minutes`);
+  });
+
   it('keeps the history of endpoints that stay across update(); drops the rest', () => {
     const set = endpoints(3);
     const balancer = new LeastResponseTime({ decay: 10_000 }, () => 0);
