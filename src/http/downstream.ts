@@ -114,6 +114,8 @@ export class Downstream implements HasDeadline, Peer {
   private proxyPending: Buffer | null;
   /** `https` on a TLS listener. */
   readonly proto: string;
+  /** The socket is a TLSSocket (see write()). */
+  private readonly tls: boolean;
   /** mTLS: the verified client certificate as header lines for the upstream request ('' without one). */
   clientCertLines: string;
   /** The exchange in progress; taken from a shared free list per request, so idle connections hold none. */
@@ -142,6 +144,7 @@ export class Downstream implements HasDeadline, Peer {
     this.host = host;
     this.peerAddress = normalizePeer(socket.remoteAddress ?? '');
     this.proto = tlsSocket ? 'https' : 'http';
+    this.tls = tlsSocket;
     this.clientCertLines = '';
     const parts = peerParts(this.peerAddress, this.proto);
     this.forwardedPrefix = parts.forwardedPrefix;
@@ -335,9 +338,13 @@ export class Downstream implements HasDeadline, Peer {
   write(data: Buffer): boolean {
     this.host.settings.stats.bytesOut += data.length;
     this.bytesOut += data.length;
-    const ok = this.socket.write(data);
+    const socket = this.socket;
+    // A TLS socket encrypts (copies) the bytes it is handed at once (TLSWrap::DoWrite); only a write queued
+    // behind one still in progress keeps `data`. A TCP socket keeps it until the kernel has taken all of it.
+    const consumed = this.tls && socket.writableLength === 0;
+    const ok = socket.write(data);
     // still queued: `data` may be a view of an upstream read buffer, which must not be reused yet
-    if (this.socket.writableLength !== 0) noteWritePending();
+    if (!consumed && socket.writableLength !== 0) noteWritePending();
     return ok;
   }
 

@@ -6,7 +6,9 @@
 // passes the verified subject and fingerprint upstream and strips forged ones.
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -165,4 +167,43 @@ test('mTLS: a verified client certificate reaches the backend as headers; forged
   const fingerprint = new X509Certificate(client.certPem).fingerprint256.replace(/:/g, '').toLowerCase();
   assert.equal(r.echo.headers['x-client-cert-fingerprint'], fingerprint);
   await assert.rejects(get(lb, 'api.example.com'));
+});
+
+test('large responses stay byte-exact to a client that reads in bursts (upstream read buffers reused under TLS)', async () => {
+  // The upstream read buffer is reused as soon as the TLS socket has encrypted what it was handed; a response
+  // written while an earlier write is still in progress must keep its buffer until it is encrypted.
+  const bodies = [randomBytes(3 << 20), randomBytes(3 << 20), randomBytes(3 << 20)];
+  const big = http.createServer((req, res) => {
+    const body = bodies[Number(req.url!.slice(1))];
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => big.listen(0, '127.0.0.1', resolve));
+  const lb = await startFulcrum({
+    listeners: [{ name: 'secure', protocol: 'https', address: '127.0.0.1:0', tls: { certificates: [{ cert: api.cert, key: api.key }] }, routes: [{ forward: { pool: 'big' } }] }],
+    pools: [{ name: 'big', endpoints: [{ address: `127.0.0.1:${(big.address() as AddressInfo).port}` }] }],
+  });
+  running.push(lb);
+  const agent = new Agent({ connect: { ca: ca.pem, servername: 'api.example.com' }, connections: 1 });
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < bodies.length; i++) {
+        const res = await request(`https://127.0.0.1:${lb.port()}/${i}`, { dispatcher: agent, headers: { host: 'api.example.com' } });
+        assert.equal(res.statusCode, 200);
+        const hash = createHash('sha256');
+        let reads = 0;
+        let bytes = 0;
+        for await (const chunk of res.body) {
+          hash.update(chunk as Buffer);
+          bytes += (chunk as Buffer).length;
+          if (++reads % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 3)); // a reader in bursts: writes queue up
+        }
+        assert.equal(bytes, bodies[i].length);
+        assert.equal(hash.digest('hex'), createHash('sha256').update(bodies[i]).digest('hex'), `body ${i} intact (round ${round})`);
+      }
+    }
+  } finally {
+    await agent.close();
+    big.close();
+  }
 });
