@@ -48,6 +48,8 @@ const H1_VIA = 'via: 1.1 fulcrum\r\n';
 const REQUEST_VIA = 'via: 2 fulcrum\r\n';
 const UPSTREAM_VIA = '1.1 fulcrum';
 const EMPTY = Buffer.alloc(0);
+/** Response body pieces up to this size are copied before node:http2 holds them (see write()). */
+const COPY_BELOW_BYTES = 16384;
 const NO_FIELDS = new Fields(0);
 const CRLF = '\r\n';
 
@@ -997,6 +999,9 @@ export class H2Exchange implements ConnectionUser, H2SessionUser, HasDeadline {
     this.bytesOut += view.length;
     this.settings.stats.bytesOut += view.length;
     const stream = this.stream;
+    // node:http2 keeps what it is handed until the DATA frame is sent, so a view of the upstream read buffer
+    // would retire that buffer (64 KiB allocated anew per response). Small pieces are copied instead.
+    if (view.length <= COPY_BELOW_BYTES) return stream.write(Buffer.from(view));
     const ok = stream.write(view);
     // still queued: `view` may be a view of the upstream read buffer, which must not be reused yet
     if (stream.writableLength !== 0) noteWritePending();
