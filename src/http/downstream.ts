@@ -7,7 +7,7 @@ import { Reason } from '../core/errors.ts';
 import { cidrsContain } from '../core/address.ts';
 import { parseProxyHeader } from '../l4/proxy-protocol.ts';
 import { Exchange } from './exchange.ts';
-import { noteWritePending } from './upstream-connections.ts';
+import { COPY_BELOW_BYTES, noteWritePending } from './upstream-connections.ts';
 import { peerParts, type Peer } from './forward-headers.ts';
 import type { ListenerSettings } from './listener-settings.ts';
 import { localReply, reasonForStatus } from './local-reply.ts';
@@ -339,13 +339,18 @@ export class Downstream implements HasDeadline, Peer {
     this.host.settings.stats.bytesOut += data.length;
     this.bytesOut += data.length;
     const socket = this.socket;
-    // A TLS socket encrypts (copies) the bytes it is handed at once (TLSWrap::DoWrite); only a write queued
-    // behind one still in progress keeps `data`. A TCP socket keeps it until the kernel has taken all of it.
-    const consumed = this.tls && socket.writableLength === 0;
-    const ok = socket.write(data);
-    // still queued: `data` may be a view of an upstream read buffer, which must not be reused yet
-    if (!consumed && socket.writableLength !== 0) noteWritePending();
-    return ok;
+    // `data` may be a view of an upstream read buffer: whatever keeps it past this call retires that buffer
+    if (socket.writableLength === 0) {
+      const ok = socket.write(data);
+      // A TLS socket encrypts (copies) what it is handed at once (TLSWrap::DoWrite); a TCP socket keeps what the
+      // kernel did not take yet.
+      if (!this.tls && socket.writableLength !== 0) noteWritePending();
+      return ok;
+    }
+    // queued behind a write in progress: small pieces are copied rather than keeping the read buffer
+    if (data.length <= COPY_BELOW_BYTES) return socket.write(Buffer.from(data));
+    noteWritePending();
+    return socket.write(data);
   }
 
   pauseReading(): void {

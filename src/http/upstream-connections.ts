@@ -76,6 +76,11 @@ const READ_BUFFER_BYTES = 65536;
  * buffer, which must then not be reused for the next read. See `UpstreamConnection.nextReadBuffer`.
  */
 let writeLeftPending = false;
+
+/** A piece of a response up to this size that a writer would hold is copied instead: a small copy is cheaper
+ *  than retiring the 64 KiB read buffer it is a view of (a fresh one per response, and the GC work behind it). */
+export const COPY_BELOW_BYTES = 16384;
+
 export function noteWritePending(): void {
   writeLeftPending = true;
 }

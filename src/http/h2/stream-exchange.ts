@@ -28,7 +28,7 @@ import { ChunkedDecoder } from '../parse/chunked.ts';
 import { Fields, findHeadEnd, HeadScanner, parseResponseHead, ResponseHead, withinLimits } from '../parse/head.ts';
 import { H } from '../parse/header-ids.ts';
 import { newSpanId, newTraceId, parseTraceparent } from '../trace-context.ts';
-import { connectionsOf, noteWritePending, type ConnectionUser, type EndpointConnections, type UpstreamConnection } from '../upstream-connections.ts';
+import { connectionsOf, COPY_BELOW_BYTES, noteWritePending, type ConnectionUser, type EndpointConnections, type UpstreamConnection } from '../upstream-connections.ts';
 import { h2ConnectionsOf, refusedBeforeProcessing, type H2Connections, type H2SessionUser, type H2UpstreamSession } from '../upstream-h2.ts';
 import { grpcReplyHeaders, isGrpc, parseGrpcTimeout } from '../grpc.ts';
 import { h2RequestHead } from './upstream-head.ts';
@@ -48,8 +48,6 @@ const H1_VIA = 'via: 1.1 fulcrum\r\n';
 const REQUEST_VIA = 'via: 2 fulcrum\r\n';
 const UPSTREAM_VIA = '1.1 fulcrum';
 const EMPTY = Buffer.alloc(0);
-/** Response body pieces up to this size are copied before node:http2 holds them (see write()). */
-const COPY_BELOW_BYTES = 16384;
 const NO_FIELDS = new Fields(0);
 const CRLF = '\r\n';
 
