@@ -108,8 +108,8 @@ export class Pipe implements HasDeadline {
       if (this.open === 0) this.finish();
       return;
     }
-    // the client's FIN came while the upstream connect was under way (its header or hello was read first):
-    // 'end' will not be emitted again, so it is passed on now
+    // the client's FIN was already read (the client is paused while the upstream connects, so this is defensive:
+    // 'end' would not be emitted again, so it is passed on now)
     if (client.readableEnded) this.clientEnded();
     else if (!upstream.writableNeedDrain) client.resume();
   }

@@ -3,7 +3,8 @@
 // (measured: 0.3–0.4× HAProxy's bulk throughput, the difference against a plain forwarder being GC marking and
 // malloc). So:
 //   - a quiet socket reads into one buffer shared by every piped socket, and what it read is copied out before it
-//     is kept or written (reads are small, the copy is cheap, and an idle connection holds no buffer);
+//     is kept or written (reads are small, the copy is cheap, and a connection whose last read was small holds
+//     no buffer; one whose last read was large keeps its 64 KiB until its next read, when Node asks again);
 //   - a socket whose last read was large reads into a buffer of its own, whose views are written on as they are.
 //     A write that has not completed holds its view, so while the writer has bytes queued the next read goes to a
 //     fresh buffer; once the queue is empty, every buffer is free again and the current one is reused.

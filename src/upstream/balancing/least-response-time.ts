@@ -50,6 +50,8 @@ export class LeastResponseTime implements Balancer {
   private stampMs: Float64Array;
   /** Current latency estimate; 0 until the first observation. */
   private latency: Float64Array;
+  /** A forgotten estimate, kept only as the floor for failures until the next success (see forget()). */
+  private failFloor: Float64Array;
   private observedSum: number;
   private observedCount: number;
   /** Slots with weight > 0 by score: `observed` holds latency·(inFlight + 1)/weight for those with samples,
@@ -76,6 +78,7 @@ export class LeastResponseTime implements Balancer {
     this.mass = new Float64Array(0);
     this.stampMs = new Float64Array(0);
     this.latency = new Float64Array(0);
+    this.failFloor = new Float64Array(0);
     this.observedSum = 0;
     this.observedCount = 0;
     this.observed = new LoadTree();
@@ -99,6 +102,7 @@ export class LeastResponseTime implements Balancer {
     const mass = new Float64Array(n);
     const stampMs = new Float64Array(n);
     const latency = new Float64Array(n);
+    const failFloor = new Float64Array(n);
     this.observedSum = 0;
     this.observedCount = 0;
     for (let i = 0; i < n; i++) {
@@ -111,6 +115,7 @@ export class LeastResponseTime implements Balancer {
       mass[i] = this.mass[old];
       stampMs[i] = this.stampMs[old];
       latency[i] = this.latency[old];
+      failFloor[i] = this.failFloor[old];
       if (mass[i] > 0) {
         this.observedSum += latency[i];
         this.observedCount++;
@@ -123,6 +128,7 @@ export class LeastResponseTime implements Balancer {
     this.mass = mass;
     this.stampMs = stampMs;
     this.latency = latency;
+    this.failFloor = failFloor;
     this.hidden = new Int32Array(n);
     this.hooks.attach(eligible, (slot) => (e) => {
       if (this.endpoints[slot] === e) this.rescore(slot, e.inFlight);
@@ -144,6 +150,8 @@ export class LeastResponseTime implements Balancer {
     const observed = this.mass[i] > 0;
     let sample = outcome.latencyMs > 0 ? outcome.latencyMs : 0;
     if (!outcome.ok && observed && sample < this.latency[i]) sample = this.latency[i];
+    if (!outcome.ok && !observed && sample < this.failFloor[i]) sample = this.failFloor[i];
+    if (outcome.ok) this.failFloor[i] = 0;
     const age = nowMs - this.stampMs[i];
     const keep = !observed ? 0 : this.halfLifeMs > 0 ? Math.pow(2, -(age > 0 ? age : 0) / this.halfLifeMs) : 0;
     this.sum[i] = this.sum[i] * keep + sample;
@@ -209,6 +217,8 @@ export class LeastResponseTime implements Balancer {
     }
     this.sum[i] = 0;
     this.mass[i] = 0;
+    // a failure must still not make it look fast: the forgotten estimate floors failures until a success
+    this.failFloor[i] = this.latency[i];
     this.latency[i] = 0;
   }
 

@@ -131,6 +131,27 @@ describe('least-response-time', () => {
     assert.ok(sequential(400) > 100);
   });
 
+  it('a forgotten estimate still floors failures: a fast failure after forgetting does not look fast', () => {
+    const clock = { nowMs: 0 };
+    const set = endpoints(2);
+    const balancer = new LeastResponseTime({ decay: 10_000 }, () => clock.nowMs);
+    balancer.update(set);
+    balancer.observe(set[0], { ok: true, latencyMs: 400 });
+    const ctx = new PickContext();
+    // only endpoint 1 is observed from now on, until endpoint 0's estimate is forgotten
+    for (let i = 0; i < 2_000 && balancer.latencyOf(set[0]) !== undefined; i++) {
+      clock.nowMs += 100;
+      beginPick(ctx);
+      balancer.pick(ctx);
+      balancer.observe(set[1], { ok: true, latencyMs: 20 });
+    }
+    assert.equal(balancer.latencyOf(set[0]), undefined, 'forgotten');
+    balancer.observe(set[0], { ok: false, latencyMs: 1 }); // refused at once
+    assert.equal(balancer.latencyOf(set[0]), 400, 'the failure counts as the forgotten 400 ms, not as 1 ms');
+    balancer.observe(set[0], { ok: true, latencyMs: 10 });
+    assert.ok(balancer.latencyOf(set[0])! < 400, 'a success measures it again');
+  });
+
   it('forgetting keeps a truly slow endpoint out: one probe per forget period', () => {
     const clock = { nowMs: 0 };
     const set = endpoints(2);
