@@ -179,9 +179,20 @@ describe('gRPC through an h2 pool', () => {
   });
 
   it('grpc-timeout bounds the wait for the endpoint: DEADLINE_EXCEEDED from Fulcrum', async () => {
-    const [slow] = await servers(1);
-    slow.delayMs = 3000;
-    const lb = await fulcrum(grpcConfig([slow.address]));
+    // An endpoint that ignores grpc-timeout (a grpc-js server would enforce the same deadline itself and race
+    // Fulcrum's answer): it holds every stream without answering.
+    const held: http2.Http2Stream[] = [];
+    const silent = http2.createServer();
+    silent.on('stream', (stream) => {
+      held.push(stream);
+      stream.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      for (const stream of held) stream.destroy();
+      silent.close();
+    });
+    const lb = await fulcrum(grpcConfig([`127.0.0.1:${(silent.address() as import('node:net').AddressInfo).port}`]));
     // a raw HTTP/2 client that sends grpc-timeout but does not enforce it itself
     const session = http2.connect(`http://127.0.0.1:${lb.port()}`);
     cleanups.push(() => session.destroy());
